@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# train_throughput.sh: training examples/s and peak RSS per rank for LR and FM with
+# 1 server + 1 worker on generated Criteo-format rows. A benchmark, not a test: it prints
+# figures and never fails on them. Results go to docs/BENCHMARKS.md by hand, with the date.
+#
+#   bash bench/train_throughput.sh [ROWS=1000000] [REPEATS=5]
+# Needs a built psrec (bash launch/setup.sh) and GNU time (/usr/bin/time, package "time").
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+psrec=${PSREC_BIN:-$root/build/psrec}
+rows=${1:-1000000}
+repeats=${2:-5}
+work=${BENCH_DIR:-$root/build/bench}
+mkdir -p "$work"
+[ "$(id -u)" -eq 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OPENBLAS_NUM_THREADS=1
+[ -x /usr/bin/time ] || { echo "bench: needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
+
+data=$work/data-$rows
+[ -f "$data/optimum.txt" ] || "$psrec" gen --rows "$rows" --test-rows 100000 --seed 1 --out "$data" >/dev/null
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "data: $rows rows ($(du -h "$data/train.tsv" | cut -f1)), $(cat "$data/optimum.txt")"
+
+median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+
+for model in lr fm; do
+  rates=() rss_s=() rss_w=() aucs=()
+  for i in $(seq "$repeats"); do
+    # each rank under its own GNU time, so peak RSS is per rank
+    mpirun --oversubscribe --bind-to none -np 2 \
+      bash -c 'exec /usr/bin/time -f "maxrss_kb=%M" -o "$0/time.$OMPI_COMM_WORLD_RANK" "${@}"' "$work" \
+      "$psrec" train -c "$root/cluster-configs/local.yaml" \
+      --set "data.train=$data/train.tsv" --set "data.test=$data/test.tsv" \
+      --set "model.type=$model" > "$work/run.out" 2> "$work/run.err" || { cat "$work/run.err" >&2; exit 1; }
+    rates+=("$(grep '^result:' "$work/run.out" | sed 's/.*examples_per_sec=\([0-9.]*\).*/\1/')")
+    aucs+=("$(grep '^result:' "$work/run.out" | sed 's/.*auc=\([0-9.]*\).*/\1/')")
+    rss_s+=("$(sed -n 's/maxrss_kb=//p' "$work/time.0")")
+    rss_w+=("$(sed -n 's/maxrss_kb=//p' "$work/time.1")")
+  done
+  split=$(grep 'time split' "$work/run.out" | sed 's/.*time split: //')
+  printf '%s: examples/s median %s (runs: %s); auc %s; peak RSS server %s MiB, worker %s MiB; worker %s\n' \
+    "$model" "$(printf '%s\n' "${rates[@]}" | median)" "${rates[*]}" "$(printf '%s\n' "${aucs[@]}" | median)" \
+    "$(printf '%s\n' "${rss_s[@]}" | median | awk '{printf "%.1f", $1/1024}')" \
+    "$(printf '%s\n' "${rss_w[@]}" | median | awk '{printf "%.1f", $1/1024}')" "$split"
+done

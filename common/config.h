@@ -1,0 +1,105 @@
+/* config: the job configuration, loaded from YAML (libyaml), overridden by --set, validated,
+ * and broadcast as a flat byte image.
+ *
+ * The schema is one table (config.c `cfg_keys[]`): {section.key, type, min, max, default,
+ * offset}. Invariants:
+ *  1. Every key has a default; cfg_defaults() yields a valid config except for data.train.
+ *  2. Unknown sections/keys, wrong types, out-of-range values and duplicate keys are errors,
+ *     never clamped. Messages name the file, line and key, what was found and what is allowed.
+ *  3. cfg_pack/cfg_unpack round-trip exactly (same bytes -> same struct). */
+#ifndef PSR_CONFIG_H
+#define PSR_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum cfg_model_type { CFG_MODEL_LR, CFG_MODEL_FM, CFG_MODEL_TYPE_COUNT };
+enum cfg_data_format { CFG_FORMAT_CRITEO, CFG_FORMAT_COUNT };
+/* How the 13 Criteo integer columns enter the model (docs/CONFIG.md). */
+enum cfg_int_mode {
+    CFG_INT_BUCKET, /* log-bucketized, one categorical key per (field, bucket) */
+    CFG_INT_DENSE,  /* one key per field with value log(1 + max(x, 0)) */
+    CFG_INT_MODE_COUNT
+};
+
+#define CFG_MAX_PATHS 256   /* entries of data.train / data.test */
+#define CFG_PATH_MAX 1024   /* bytes per entry, NUL included */
+#define CFG_SOURCE_MAX 1024 /* bytes of the config file name kept for messages */
+
+typedef struct {
+    int n;                             /* entries used */
+    char path[CFG_MAX_PATHS][CFG_PATH_MAX]; /* paths or glob patterns, as written */
+} cfg_paths_t;
+
+typedef struct {
+    char source[CFG_SOURCE_MAX]; /* file the config came from ("" for defaults only) */
+    struct {
+        int servers;  /* first `servers` ranks are parameter servers; [1, 65536], default 1 */
+        int buckets;  /* virtual buckets; [1, 1048576], default 4096 */
+    } cluster;
+    struct {
+        int format;          /* enum cfg_data_format; "criteo" */
+        cfg_paths_t train;   /* required, non-empty */
+        cfg_paths_t test;    /* optional; empty means no evaluation */
+        int int_mode;        /* enum cfg_int_mode; "bucket" (default) | "dense" */
+        int64_t max_bad_rows;/* malformed rows tolerated per worker; [0, 2^62], default 100 */
+    } data;
+    struct {
+        int type;        /* enum cfg_model_type; "lr" | "fm", default "fm" */
+        int dim;         /* FM factor dimension; [1, 1024], default 8 */
+        double init_std; /* std of the initial factors; [0, 10], default 0.01 */
+    } model;
+    struct {
+        double lr;           /* Adam step size; (0, 100], default 0.01 */
+        double beta1;        /* [0, 1), default 0.9 */
+        double beta2;        /* [0, 1), default 0.999 */
+        double eps;          /* (0, 1], default 1e-8 */
+        double weight_decay; /* decoupled L2 factor per update; [0, 1], default 0 */
+        double clip_norm;    /* global-norm clip of a batch gradient; 0 = off; [0, 1e12], default 0 */
+    } optimizer;
+    struct {
+        int epochs;             /* passes over data.train; [1, 1000000], default 1 */
+        int batch_size;         /* rows per worker step; [1, 1048576], default 1024 */
+        int max_staleness;      /* steps a worker may run ahead of the slowest; [0, 1000000], default 1 */
+        int64_t max_steps;      /* stop after this many steps per worker; 0 = no limit; [0, 2^62], default 0 */
+        uint64_t seed;          /* seeds parameter init and every RNG; [0, 2^63), default 1 */
+        double progress_seconds;/* seconds between progress lines; [0.1, 86400], default 5 */
+    } train;
+    struct {
+        int64_t every_steps; /* evaluate on data.test every N worker steps; 0 = only at the end; [0, 2^62], default 0 */
+    } eval;
+} cfg_t;
+
+/* Fill `c` with every default (data.train left empty). */
+void cfg_defaults(cfg_t *c);
+
+/* Load YAML `path` over the current contents of `c` (call cfg_defaults first).
+ * Returns PSR_OK, or PSR_ERR_CONFIG / PSR_ERR_IO with psr_err_msg() set to one line such as
+ *   "cfg.yaml:12: key 'train.epochs': found '-3', allowed an integer in [1, 1000000]". */
+int cfg_load_file(cfg_t *c, const char *path);
+
+/* Same as cfg_load_file but from an in-memory YAML text; `name` is used in messages. */
+int cfg_load_string(cfg_t *c, const char *yaml, const char *name);
+
+/* Apply one "--set section.key=value" override. The value is parsed as a YAML scalar or
+ * flow sequence ("[a.tsv, b.tsv]"); a scalar given for a path list is a one-element list.
+ * Errors name the override: "--set train.epochs=x: key 'train.epochs': found 'x', ...". */
+int cfg_set(cfg_t *c, const char *assignment);
+
+/* Cross-key checks after loading and overrides (e.g. data.train non-empty). */
+int cfg_validate(const cfg_t *c);
+
+/* Write the effective config as YAML (every key, lists in flow style) to `f`. */
+void cfg_print(const cfg_t *c, FILE *f);
+
+/* Name of a model type for messages ("fm"). */
+const char *cfg_model_name(int type);
+
+/* Flat byte image for MPI_Bcast: cfg_t is plain data, so this is a copy; kept as functions
+ * so the image can become versioned without touching callers. */
+size_t cfg_packed_size(void);
+void cfg_pack(const cfg_t *c, void *buf);
+void cfg_unpack(cfg_t *c, const void *buf);
+
+#endif

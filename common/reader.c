@@ -1,0 +1,707 @@
+/* reader: one worker's share of Criteo-format text logs (rules in reader.h, user view in
+ * docs/DATA.md).
+ *
+ * Implementation notes:
+ *  - One buffer per reader (RD_BUF_BYTES, grown by doubling only for a line longer than it,
+ *    up to RD_MAX_LINE); lines are found with memchr and fields parsed by hand in place.
+ *    Nothing is allocated per row.
+ *  - Plain files are read with read(2) from the worker's byte range; .gz files through zlib
+ *    with a RD_GZ_BUF_BYTES input buffer. A file is opened when the share reaches it.
+ *  - Rule 4 details: a file is .gz by its name; "file i" of the whole-file assignment counts
+ *    .gz files only, in list order. A range starting at byte b > 0 starts reading at b - 1
+ *    and drops everything through the first '\n', so a line starting exactly at b is kept
+ *    and a line in progress is left to the previous worker, which reads past its end.
+ *  - Blank lines (empty, or only "\r") are not rows: skipped silently, never counted as bad,
+ *    but they do count as lines (line numbers, .gz line striding).
+ *  - Line numbers in messages are 1-based within the file. A plain share starting mid-file
+ *    learns the number of its first line only when a malformed row needs it, by counting
+ *    newlines from the file start once (cached per file, valid across rewinds).
+ *  - max_bad_rows applies per pass over the share (rd_rewind starts a new count: the same
+ *    bad rows come back each epoch); warnings are printed in the first pass only. */
+#include "reader.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "hash.h"
+#include "psr_error.h"
+
+#define RD_BUF_BYTES ((size_t)1 << 20)    /* read chunk and initial line buffer */
+#define RD_GZ_BUF_BYTES (1u << 20)        /* zlib's compressed-input buffer (gzbuffer) */
+#define RD_MAX_LINE ((size_t)16 << 20)    /* longer lines are malformed rows, skipped */
+#define RD_SMALL_INT 4096                 /* integers in [0, RD_SMALL_INT) use tables */
+#define RD_TOKEN_SHOWN 40                 /* bytes of an offending token quoted in a message */
+
+/* ------------------------------------------------------------------------------------ */
+/* Row parsing                                                                          */
+
+/* Naive twins of the tables and of the large-value path below (rule 2). */
+static float ln1p_of(int64_t v) { return v > 0 ? (float)log1p((double)v) : 0.0f; }
+static int64_t bucket_of(int64_t v)
+{
+    if (v < 0) return -1;
+    if (v <= 2) return v;
+    double l = log((double)v);
+    return (int64_t)floor(l * l);
+}
+
+/* Tables for the common case, filled once from the naive twins and psr_feature_key*(), so
+ * they give bit-identical results. Hashing dominates the parse time; the bucket-key table
+ * saves a third of the hash calls of a typical row in bucket mode. */
+#define RD_SMALL_BUCKETS 72 /* buckets -1..70 >= bucket_of(RD_SMALL_INT - 1) = 69, plus one */
+static float ln1p_tab[RD_SMALL_INT];
+static int8_t bucket_tab[RD_SMALL_INT];
+static uint64_t bucket_key[RD_CRITEO_INT][RD_SMALL_BUCKETS]; /* [f][b + 1] */
+static uint64_t empty_key[RD_CRITEO_INT];                    /* bucket INT64_MIN + 1 */
+static uint64_t dense_key[RD_CRITEO_INT];
+static pthread_once_t tab_once = PTHREAD_ONCE_INIT;
+
+static void tab_init(void)
+{
+    for (int64_t v = 0; v < RD_SMALL_INT; v++) {
+        ln1p_tab[v] = ln1p_of(v);
+        bucket_tab[v] = (int8_t)bucket_of(v);
+    }
+    if (bucket_of(RD_SMALL_INT - 1) + 2 > RD_SMALL_BUCKETS)
+        psr_die(1, "reader: RD_SMALL_BUCKETS too small for RD_SMALL_INT (a bug)");
+    for (int f = 0; f < RD_CRITEO_INT; f++) {
+        for (int b = -1; b < RD_SMALL_BUCKETS - 1; b++)
+            bucket_key[f][b + 1] = psr_feature_key_int(f, b);
+        empty_key[f] = psr_feature_key_int(f, INT64_MIN + 1);
+        dense_key[f] = psr_feature_key(f, "#dense", 6);
+    }
+}
+
+enum { INT_OK, INT_EMPTY, INT_BAD, INT_RANGE };
+
+/* Parse an optional sign and decimal digits ending at a tab or `e`. Advances *pp to the end
+ * of what was consumed. INT_EMPTY leaves *pp unchanged. */
+static inline int parse_int(const char **pp, const char *e, int64_t *out)
+{
+    const char *p = *pp;
+    if (p == e || *p == '\t') return INT_EMPTY;
+    unsigned neg = 0;
+    if (*p == '-' || *p == '+') {
+        neg = *p == '-';
+        p++;
+    }
+    const char *d0 = p;
+    uint64_t acc = 0;
+    int range = 0;
+    const uint64_t lim10 = 922337203685477580ULL; /* (2^63 - 1) / 10 */
+    while (p < e) {
+        unsigned d = (unsigned)(unsigned char)*p - '0';
+        if (d > 9) break;
+        if (acc >= lim10 && (acc > lim10 || d > 7u + neg))
+            range = 1; /* keep consuming digits; acc no longer matters */
+        else
+            acc = acc * 10 + d;
+        p++;
+    }
+    *pp = p;
+    if (p == d0 || (p < e && *p != '\t')) return INT_BAD;
+    if (range) return INT_RANGE;
+    if (!neg) *out = (int64_t)acc;
+    else *out = acc == (1ULL << 63) ? INT64_MIN : -(int64_t)acc;
+    return INT_OK;
+}
+
+/* Quote up to RD_TOKEN_SHOWN bytes of s[0..n) into out: printable ASCII as is, other bytes as
+ * \xNN, "..." when cut. */
+static void quote_token(char *out, size_t cap, const char *s, size_t n)
+{
+    size_t o = 0;
+    size_t shown = n < RD_TOKEN_SHOWN ? n : RD_TOKEN_SHOWN;
+    for (size_t i = 0; i < shown && o + 5 < cap; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c < 0x7f && c != '\\') {
+            out[o++] = (char)c;
+        } else {
+            snprintf(out + o, cap - o, "\\x%02x", c);
+            o += 4;
+        }
+    }
+    if (shown < n && o + 4 < cap) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o < cap ? o : cap - 1] = '\0';
+}
+
+enum { BAD_COUNT, BAD_LABEL, BAD_INT, BAD_RANGE };
+
+/* Build the reason for a malformed row. A wrong field count wins over any other reason.
+ * `f` is the 0-based integer field, `tok` the start of the offending field. */
+static int bad_row(const char *line, const char *e, int kind, int f, const char *tok, char *why,
+                   size_t why_cap)
+{
+    size_t n_fields = 1;
+    for (const char *q = line; (q = memchr(q, '\t', (size_t)(e - q))) != NULL; q++) n_fields++;
+    if (n_fields != RD_CRITEO_FIELDS + 1) kind = BAD_COUNT;
+
+    char shown[RD_TOKEN_SHOWN * 4 + 8];
+    if (kind != BAD_COUNT) {
+        const char *t = memchr(tok, '\t', (size_t)(e - tok));
+        quote_token(shown, sizeof shown, tok, (size_t)((t ? t : e) - tok));
+    }
+    switch (kind) {
+    case BAD_COUNT:
+        snprintf(why, why_cap, "expected %d tab-separated fields, found %zu",
+                 RD_CRITEO_FIELDS + 1, n_fields);
+        break;
+    case BAD_LABEL:
+        snprintf(why, why_cap, "label must be 0 or 1, found '%s'", shown);
+        break;
+    case BAD_INT:
+        snprintf(why, why_cap, "integer field %d (column %d): '%s' is not an integer", f + 1,
+                 f + 2, shown);
+        break;
+    default:
+        snprintf(why, why_cap, "integer field %d (column %d): '%s' is out of the int64 range",
+                 f + 1, f + 2, shown);
+        break;
+    }
+    return PSR_ERR_DATA;
+}
+
+int rd_parse_criteo(const char *line, size_t len, int int_mode, rd_row_t *row, char *why,
+                    size_t why_cap)
+{
+    const char *e = line + len;
+    if (len && e[-1] == '\r') e--;
+    if (e - line < 2 || (line[0] != '0' && line[0] != '1') || line[1] != '\t')
+        return bad_row(line, e, BAD_LABEL, 0, line, why, why_cap);
+    pthread_once(&tab_once, tab_init);
+    row->label = (float)(line[0] - '0');
+    const char *p = line + 2;
+
+    for (int f = 0; f < RD_CRITEO_INT; f++) {
+        const char *fs = p;
+        int64_t v = 0;
+        int st = parse_int(&p, e, &v);
+        if (st >= INT_BAD)
+            return bad_row(line, e, st == INT_BAD ? BAD_INT : BAD_RANGE, f, fs, why, why_cap);
+        if (p == e) return bad_row(line, e, BAD_COUNT, f, fs, why, why_cap);
+        p++; /* the tab */
+        float lg;
+        uint64_t key;
+        if (st == INT_EMPTY) {
+            lg = 0.0f;
+            key = empty_key[f];
+        } else if (v >= 0 && v < RD_SMALL_INT) {
+            lg = ln1p_tab[v];
+            key = bucket_key[f][bucket_tab[v] + 1];
+        } else if (v < 0) {
+            lg = 0.0f;
+            key = bucket_key[f][0];
+        } else { /* v >= RD_SMALL_INT: one log for both; ln(1+v) = ln(v) + x - x^2/2 + O(x^3),
+                  * x = 1/v <= 2^-12, so the series is exact far below float precision */
+            double l = log((double)v), x = 1.0 / (double)v;
+            lg = (float)(l + x - 0.5 * x * x);
+            key = int_mode == CFG_INT_DENSE ? 0 : psr_feature_key_int(f, (int64_t)floor(l * l));
+        }
+        row->dense[f] = lg;
+        if (int_mode == CFG_INT_DENSE) {
+            row->key[f] = dense_key[f];
+            row->val[f] = lg;
+        } else {
+            row->key[f] = key;
+            row->val[f] = 1.0f;
+        }
+    }
+    for (int c = 0; c < RD_CRITEO_CAT; c++) {
+        int f = RD_CRITEO_INT + c;
+        const char *t = memchr(p, '\t', (size_t)(e - p));
+        if (c < RD_CRITEO_CAT - 1) {
+            if (!t) return bad_row(line, e, BAD_COUNT, 0, p, why, why_cap);
+        } else {
+            if (t) return bad_row(line, e, BAD_COUNT, 0, p, why, why_cap);
+            t = e;
+        }
+        row->key[f] = psr_feature_key(f, p, (size_t)(t - p));
+        row->val[f] = 1.0f;
+        p = t + 1;
+    }
+    return PSR_OK;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Path expansion                                                                       */
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b); /* bytewise: compares unsigned chars */
+}
+
+static void push_path(char ***v, size_t *n, size_t *cap, const char *s)
+{
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        *v = psr_xrealloc(*v, *cap * sizeof **v);
+    }
+    (*v)[(*n)++] = psr_xstrdup(s);
+}
+
+void rd_free_paths(char **files, int n_files)
+{
+    if (!files) return;
+    for (int i = 0; i < n_files; i++) free(files[i]);
+    free(files);
+}
+
+int rd_expand_paths(const cfg_paths_t *paths, const char *what, char ***files, int *n_files)
+{
+    *files = NULL;
+    *n_files = 0;
+    PSR_RETURN_IF(paths->n <= 0, PSR_ERR_CONFIG, "%s: no input files given", what);
+    char **v = NULL;
+    size_t n = 0, cap = 0;
+    int rc = PSR_OK;
+    for (int i = 0; i < paths->n && rc == PSR_OK; i++) {
+        const char *pat = paths->path[i];
+        if (!strpbrk(pat, "*?[")) { /* a plain path: stat gives the precise reason */
+            struct stat st;
+            if (stat(pat, &st) != 0)
+                rc = PSR_ERR(PSR_ERR_IO, "%s: '%s': %s", what, pat,
+                             errno == ENOENT ? "no such file" : strerror(errno));
+            else if (S_ISDIR(st.st_mode))
+                rc = PSR_ERR(PSR_ERR_IO, "%s: '%s': is a directory, expected a file (use a "
+                             "glob such as '%s/*.tsv')", what, pat, pat);
+            else
+                push_path(&v, &n, &cap, pat);
+            continue;
+        }
+        glob_t g;
+        int grc = glob(pat, GLOB_MARK, NULL, &g);
+        size_t kept = 0;
+        if (grc == 0) {
+            for (size_t j = 0; j < g.gl_pathc; j++) {
+                size_t l = strlen(g.gl_pathv[j]);
+                if (l && g.gl_pathv[j][l - 1] == '/') continue; /* a directory (GLOB_MARK) */
+                push_path(&v, &n, &cap, g.gl_pathv[j]);
+                kept++;
+            }
+        }
+        if (grc == 0 || grc == GLOB_NOMATCH) globfree(&g);
+        if (grc == GLOB_NOSPACE) psr_die(1, "out of memory expanding %s pattern '%s'", what, pat);
+        if (grc == GLOB_ABORTED)
+            rc = PSR_ERR(PSR_ERR_IO, "%s: '%s': read error while expanding the pattern", what,
+                         pat);
+        else if (kept == 0)
+            rc = PSR_ERR(PSR_ERR_IO, "%s: '%s': the pattern matches no file", what, pat);
+    }
+    if (rc == PSR_OK && n > INT_MAX)
+        rc = PSR_ERR(PSR_ERR_CONFIG, "%s: %zu files, at most %d allowed", what, n, INT_MAX);
+    if (rc != PSR_OK) {
+        rd_free_paths(v, (int)n);
+        return rc;
+    }
+    qsort(v, n, sizeof *v, cmp_str);
+    size_t m = 0;
+    for (size_t j = 0; j < n; j++) {
+        if (m > 0 && strcmp(v[m - 1], v[j]) == 0) {
+            free(v[j]);
+            continue;
+        }
+        v[m++] = v[j];
+    }
+    *files = v;
+    *n_files = (int)m;
+    return PSR_OK;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Reader                                                                               */
+
+enum rd_kind {
+    RD_SKIP,      /* nothing of this file is in the share */
+    RD_PLAIN,     /* byte range [begin, end) */
+    RD_GZ_WHOLE,  /* whole .gz file */
+    RD_GZ_STRIDE, /* lines with number % n_workers == worker */
+};
+
+typedef struct {
+    char *path;
+    int kind;            /* enum rd_kind */
+    int64_t begin, end;  /* RD_PLAIN: this worker's byte range */
+    int64_t first_off;   /* offset of the share's first line; -1 until known */
+    int64_t first_no;    /* 0-based line number of that line; -1 until counted */
+} rd_file_t;
+
+struct rd_reader {
+    rd_file_t *files;
+    int n_files;
+    int worker, n_workers, int_mode;
+    int64_t max_bad;
+
+    int cur;            /* file being read; n_files when the share is done */
+    int is_open;
+    int fd;             /* RD_PLAIN */
+    gzFile gz;          /* RD_GZ_* */
+    int eof;            /* the open file has no more bytes */
+    int skip_partial;   /* RD_PLAIN mid-file start: drop bytes through the first '\n' */
+    int long_line;      /* inside a line longer than RD_MAX_LINE, dropping bytes */
+    int64_t long_idx;   /* that line's index */
+    int64_t buf_off;    /* file offset of buf[0] (RD_PLAIN) */
+    int64_t line_idx;   /* lines started in this file since the share's first line */
+
+    char *buf;          /* (cap) bytes; data in [pos, len) */
+    size_t cap, pos, len;
+
+    int64_t rows, bad;  /* since open */
+    int64_t bad_pass;   /* malformed rows in the current pass */
+    int64_t pass;       /* rewinds done */
+    int err;            /* sticky error code, 0 if none */
+};
+
+static int has_gz_suffix(const char *p)
+{
+    size_t l = strlen(p);
+    return l >= 3 && memcmp(p + l - 3, ".gz", 3) == 0;
+}
+
+/* floor(w * size / n) without overflow: size = q*n + r. */
+static int64_t share_off(int64_t size, int w, int n)
+{
+    int64_t q = size / n, r = size % n;
+    return q * w + (r * w) / n;
+}
+
+int rd_open(rd_reader_t **out, char *const *files, int n_files, int worker, int n_workers,
+            int int_mode, int64_t max_bad_rows)
+{
+    *out = NULL;
+    PSR_RETURN_IF(n_files < 1 || !files, PSR_ERR_INTERNAL, "rd_open: no files");
+    PSR_RETURN_IF(n_workers < 1 || worker < 0 || worker >= n_workers, PSR_ERR_INTERNAL,
+                  "rd_open: worker %d of %d", worker, n_workers);
+    PSR_RETURN_IF(int_mode < 0 || int_mode >= CFG_INT_MODE_COUNT, PSR_ERR_INTERNAL,
+                  "rd_open: int_mode %d", int_mode);
+    PSR_RETURN_IF(max_bad_rows < 0, PSR_ERR_INTERNAL, "rd_open: max_bad_rows %lld",
+                  (long long)max_bad_rows);
+
+    int n_gz = 0;
+    for (int i = 0; i < n_files; i++) n_gz += has_gz_suffix(files[i]);
+    rd_file_t *fs = psr_xcalloc((size_t)n_files, sizeof *fs);
+    int gz_i = 0, rc = PSR_OK;
+    for (int i = 0; i < n_files; i++) {
+        rd_file_t *f = &fs[i];
+        f->path = psr_xstrdup(files[i]);
+        f->first_off = f->first_no = -1;
+        struct stat st;
+        if (rc == PSR_OK && stat(f->path, &st) != 0)
+            rc = PSR_ERR(PSR_ERR_IO, "%s: %s", f->path,
+                         errno == ENOENT ? "no such file" : strerror(errno));
+        if (rc != PSR_OK) continue;
+        if (has_gz_suffix(f->path)) {
+            if (n_gz >= n_workers)
+                f->kind = gz_i % n_workers == worker ? RD_GZ_WHOLE : RD_SKIP;
+            else
+                f->kind = RD_GZ_STRIDE;
+            gz_i++;
+            f->first_off = f->first_no = 0;
+        } else {
+            int64_t size = (int64_t)st.st_size;
+            f->begin = share_off(size, worker, n_workers);
+            f->end = share_off(size, worker + 1, n_workers);
+            f->kind = f->begin < f->end ? RD_PLAIN : RD_SKIP;
+            if (f->begin == 0) f->first_off = f->first_no = 0;
+        }
+    }
+    rd_reader_t *r = psr_xcalloc(1, sizeof *r);
+    r->files = fs;
+    r->n_files = n_files;
+    r->fd = -1;
+    if (rc != PSR_OK) {
+        rd_close(r);
+        return rc;
+    }
+    r->worker = worker;
+    r->n_workers = n_workers;
+    r->int_mode = int_mode;
+    r->max_bad = max_bad_rows;
+    r->cap = RD_BUF_BYTES;
+    r->buf = psr_xmalloc(r->cap);
+    *out = r;
+    return PSR_OK;
+}
+
+static void close_cur(rd_reader_t *r)
+{
+    if (r->fd >= 0) close(r->fd);
+    if (r->gz) gzclose(r->gz);
+    r->fd = -1;
+    r->gz = NULL;
+    r->is_open = 0;
+}
+
+static int open_cur(rd_reader_t *r)
+{
+    rd_file_t *f = &r->files[r->cur];
+    r->pos = r->len = 0;
+    r->eof = 0;
+    r->long_line = 0;
+    r->line_idx = 0;
+    r->skip_partial = 0;
+    r->buf_off = 0;
+    if (f->kind == RD_PLAIN) {
+        r->fd = open(f->path, O_RDONLY | O_CLOEXEC);
+        PSR_RETURN_IF(r->fd < 0, PSR_ERR_IO, "%s: cannot open: %s", f->path, strerror(errno));
+        r->is_open = 1;
+        unsigned char magic[2];
+        ssize_t m = pread(r->fd, magic, 2, 0);
+        PSR_RETURN_IF(m < 0, PSR_ERR_IO, "%s: read error: %s", f->path, strerror(errno));
+        PSR_RETURN_IF(m == 2 && magic[0] == 0x1f && magic[1] == 0x8b, PSR_ERR_FORMAT,
+                      "%s: gzip-compressed data in a file whose name does not end in .gz; "
+                      "rename it to end in .gz", f->path);
+        int64_t start = f->begin > 0 ? f->begin - 1 : 0;
+        PSR_RETURN_IF(lseek(r->fd, (off_t)start, SEEK_SET) < 0, PSR_ERR_IO,
+                      "%s: seek to byte %lld failed: %s", f->path, (long long)start,
+                      strerror(errno));
+        (void)posix_fadvise(r->fd, (off_t)start, (off_t)(f->end - start), POSIX_FADV_SEQUENTIAL);
+        r->buf_off = start;
+        r->skip_partial = f->begin > 0;
+    } else {
+        errno = 0;
+        r->gz = gzopen(f->path, "rb");
+        PSR_RETURN_IF(!r->gz, PSR_ERR_IO, "%s: cannot open: %s", f->path,
+                      errno ? strerror(errno) : "out of memory");
+        r->is_open = 1;
+        PSR_RETURN_IF(gzbuffer(r->gz, RD_GZ_BUF_BYTES) != 0, PSR_ERR_IO,
+                      "%s: cannot set the zlib buffer", f->path);
+    }
+    return PSR_OK;
+}
+
+/* Read more bytes after [pos, len), compacting first. Sets r->eof at the end of the file. */
+static int fill(rd_reader_t *r)
+{
+    const rd_file_t *f = &r->files[r->cur];
+    if (r->pos > 0) {
+        memmove(r->buf, r->buf + r->pos, r->len - r->pos);
+        r->buf_off += (int64_t)r->pos;
+        r->len -= r->pos;
+        r->pos = 0;
+    }
+    if (r->len == r->cap) { /* one line fills the buffer: grow (callers handle the limit) */
+        r->cap *= 2;
+        r->buf = psr_xrealloc(r->buf, r->cap);
+    }
+    size_t want = r->cap - r->len;
+    if (want > INT_MAX / 2) want = INT_MAX / 2;
+    if (f->kind == RD_PLAIN) {
+        ssize_t n;
+        do n = read(r->fd, r->buf + r->len, want);
+        while (n < 0 && errno == EINTR);
+        PSR_RETURN_IF(n < 0, PSR_ERR_IO, "%s: read error: %s", f->path, strerror(errno));
+        if (n == 0) r->eof = 1;
+        r->len += (size_t)n;
+        return PSR_OK;
+    }
+    int n = gzread(r->gz, r->buf + r->len, (unsigned)want);
+    int zerr = Z_OK;
+    const char *zmsg = NULL;
+    if (n <= 0) zmsg = gzerror(r->gz, &zerr);
+    if (n < 0 || zerr == Z_BUF_ERROR || (zerr != Z_OK && zerr != Z_STREAM_END)) {
+        if (zerr == Z_ERRNO)
+            return PSR_ERR(PSR_ERR_IO, "%s: read error: %s", f->path, strerror(errno));
+        if (zerr == Z_BUF_ERROR)
+            return PSR_ERR(PSR_ERR_IO, "%s: truncated gzip file (unexpected end of file)",
+                           f->path);
+        return PSR_ERR(PSR_ERR_IO, "%s: corrupt gzip data: %s", f->path,
+                       zmsg && *zmsg ? zmsg : "unknown zlib error");
+    }
+    if (n == 0) r->eof = 1;
+    r->len += (size_t)n;
+    return PSR_OK;
+}
+
+/* Next line of the open file's share. Returns 1 with the line (without '\n') in
+ * [*line, *line + *len) and its index since the share's first line in *idx, *too_long set
+ * for a line over RD_MAX_LINE (content dropped); 0 at the end of the file's share; or an
+ * error code as a negative number. */
+static int next_line(rd_reader_t *r, const char **line, size_t *len, int64_t *idx,
+                     int *too_long)
+{
+    rd_file_t *f = &r->files[r->cur];
+    for (;;) {
+        char *p = r->buf + r->pos;
+        size_t avail = r->len - r->pos;
+        if (r->skip_partial || r->long_line) {
+            char *nl = memchr(p, '\n', avail);
+            if (!nl && !r->eof) {
+                r->pos = r->len; /* drop, keep looking */
+                int rc = fill(r);
+                if (rc) return -rc;
+                continue;
+            }
+            r->pos = nl ? (size_t)(nl - r->buf) + 1 : r->len;
+            if (r->skip_partial) {
+                r->skip_partial = 0;
+                if (!nl) return 0; /* the file ended inside the previous share's line */
+                f->first_off = r->buf_off + (int64_t)r->pos;
+                continue;
+            }
+            r->long_line = 0;
+            if (f->kind == RD_GZ_STRIDE && r->long_idx % r->n_workers != r->worker) continue;
+            *line = NULL;
+            *len = 0;
+            *idx = r->long_idx;
+            *too_long = 1;
+            return 1;
+        }
+        if (f->kind == RD_PLAIN && r->buf_off + (int64_t)r->pos >= f->end) return 0;
+        char *nl = memchr(p, '\n', avail);
+        if (nl || (r->eof && avail > 0)) {
+            size_t n = nl ? (size_t)(nl - p) : avail;
+            r->pos += nl ? n + 1 : n;
+            int64_t i = r->line_idx++;
+            if (f->kind == RD_GZ_STRIDE && i % r->n_workers != r->worker) continue;
+            *line = p;
+            *len = n;
+            *idx = i;
+            *too_long = 0;
+            return 1;
+        }
+        if (r->eof) return 0;
+        if (avail >= RD_MAX_LINE) { /* no newline in RD_MAX_LINE bytes */
+            r->long_line = 1;
+            r->long_idx = r->line_idx++;
+            r->pos = r->len;
+        }
+        int rc = fill(r);
+        if (rc) return -rc;
+    }
+}
+
+/* 0-based line number within the file of the line with index `idx` of the share. */
+static int line_number(rd_reader_t *r, int64_t idx, int64_t *out)
+{
+    rd_file_t *f = &r->files[r->cur];
+    if (f->first_no < 0) { /* plain share starting mid-file: count newlines before it once */
+        size_t cap = RD_BUF_BYTES;
+        char *tmp = psr_xmalloc(cap);
+        int64_t off = 0, nl = 0;
+        int rc = PSR_OK;
+        while (off < f->first_off) {
+            size_t want = (size_t)(f->first_off - off) < cap ? (size_t)(f->first_off - off) : cap;
+            ssize_t n = pread(r->fd, tmp, want, (off_t)off);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) {
+                rc = PSR_ERR(PSR_ERR_IO, "%s: read error while counting lines: %s", f->path,
+                             n < 0 ? strerror(errno) : "file shrank");
+                break;
+            }
+            for (const char *q = tmp, *e = tmp + n; (q = memchr(q, '\n', (size_t)(e - q))); q++)
+                nl++;
+            off += n;
+        }
+        free(tmp);
+        if (rc) return rc;
+        f->first_no = nl;
+    }
+    *out = f->first_no + idx;
+    return PSR_OK;
+}
+
+int rd_next(rd_reader_t *r, rd_row_t *row)
+{
+    if (r->err) return -r->err;
+    char why[256];
+    for (;;) {
+        if (r->cur >= r->n_files) return 0;
+        rd_file_t *f = &r->files[r->cur];
+        if (f->kind == RD_SKIP) {
+            r->cur++;
+            continue;
+        }
+        int rc;
+        if (!r->is_open && (rc = open_cur(r)) != PSR_OK) {
+            close_cur(r);
+            r->err = rc;
+            return -rc;
+        }
+        const char *line = NULL;
+        size_t len = 0;
+        int64_t idx = 0;
+        int too_long = 0;
+        rc = next_line(r, &line, &len, &idx, &too_long);
+        if (rc < 0) {
+            r->err = -rc;
+            return rc;
+        }
+        if (rc == 0) {
+            close_cur(r);
+            r->cur++;
+            continue;
+        }
+        if (too_long) {
+            snprintf(why, sizeof why, "line longer than %zu bytes", RD_MAX_LINE);
+        } else {
+            if (len == 0 || (len == 1 && line[0] == '\r')) continue; /* blank: not a row */
+            if (rd_parse_criteo(line, len, r->int_mode, row, why, sizeof why) == PSR_OK) {
+                r->rows++;
+                return 1;
+            }
+        }
+        r->bad++;
+        r->bad_pass++;
+        int fail = r->bad_pass > r->max_bad;
+        int report = r->pass == 0 && r->bad_pass <= RD_MAX_REPORTED_BAD + 1;
+        if (!fail && !report) continue;
+        int64_t no;
+        if ((rc = line_number(r, idx, &no)) != PSR_OK) {
+            r->err = rc;
+            return -rc;
+        }
+        if (fail) {
+            r->err = PSR_ERR_DATA;
+            return -PSR_ERR(PSR_ERR_DATA,
+                            "%s:%lld: malformed row: %s; %lld malformed rows exceed "
+                            "data.max_bad_rows=%lld",
+                            f->path, (long long)no + 1, why, (long long)r->bad_pass,
+                            (long long)r->max_bad);
+        }
+        if (r->bad_pass <= RD_MAX_REPORTED_BAD)
+            fprintf(stderr, "psrec: warning: %s:%lld: malformed row: %s\n", f->path,
+                    (long long)no + 1, why);
+        else
+            fprintf(stderr,
+                    "psrec: warning: %s:%lld: more malformed rows; counting them without "
+                    "printing (data.max_bad_rows=%lld)\n",
+                    f->path, (long long)no + 1, (long long)r->max_bad);
+    }
+}
+
+int rd_rewind(rd_reader_t *r)
+{
+    close_cur(r);
+    r->cur = 0;
+    r->pos = r->len = 0;
+    r->bad_pass = 0;
+    r->pass++;
+    r->err = 0;
+    return PSR_OK;
+}
+
+int64_t rd_rows_read(const rd_reader_t *r) { return r->rows; }
+int64_t rd_bad_rows(const rd_reader_t *r) { return r->bad; }
+
+void rd_close(rd_reader_t *r)
+{
+    if (!r) return;
+    close_cur(r);
+    for (int i = 0; i < r->n_files; i++) free(r->files[i].path);
+    free(r->files);
+    free(r->buf);
+    free(r);
+}

@@ -1,0 +1,76 @@
+/* reader: streams one worker's share of Criteo-format text logs (plain or .gz) as rows of
+ * hashed features.
+ *
+ * Rules (documented for users in docs/DATA.md):
+ *  1. A Criteo row is 40 tab-separated fields: label (0 or 1), 13 integer fields, 26
+ *     categorical fields. Any field but the label may be empty. "\r\n" endings are accepted.
+ *  2. Every row yields exactly RD_CRITEO_FIELDS features, one per field, in field order:
+ *     - categorical field f (13..38): key psr_feature_key(f, token) value 1; an empty field is
+ *       the token "" (a learned "missing" feature of that field);
+ *     - integer field f (0..12), int_mode bucket: key psr_feature_key_int(f, b) value 1, with
+ *       b = v for v <= 2, floor(ln(v)^2) for v > 2, -1 for v < 0, INT64_MIN+1 if empty;
+ *     - integer field f, int_mode dense: key psr_feature_key(f, "#dense") value
+ *       ln(1 + max(v, 0)) (0 if empty).
+ *     row.dense[f] always holds ln(1 + max(v, 0)) (0 if empty) for models with dense inputs.
+ *  3. Malformed rows (wrong field count, label not 0/1, integer field not an integer in
+ *     int64 range) are skipped, counted, and the first few are reported as
+ *     "file:line: reason". When the count exceeds max_bad_rows, rd_next fails with
+ *     PSR_ERR_DATA naming the file:line of the last one and the limit.
+ *  4. Share: the path list is expanded (globs, sorted, duplicates removed). Plain files are
+ *     split into n_workers contiguous byte ranges aligned to line starts (a line belongs to
+ *     the range holding its first byte). A .gz file goes whole to one worker when there are at
+ *     least n_workers .gz files (file i to worker i mod n_workers); otherwise each worker
+ *     decompresses it and keeps the lines whose number mod n_workers equals its index.
+ *     The share depends only on (expanded file list, worker, n_workers) and file contents.
+ *  5. rd_rewind starts the same share again, yielding the same rows in the same order. */
+#ifndef PSR_READER_H
+#define PSR_READER_H
+
+#include <stdint.h>
+
+#include "config.h"
+
+#define RD_CRITEO_INT 13
+#define RD_CRITEO_CAT 26
+#define RD_CRITEO_FIELDS (RD_CRITEO_INT + RD_CRITEO_CAT)
+#define RD_MAX_REPORTED_BAD 10 /* malformed rows printed individually per reader */
+
+typedef struct {
+    float label;                   /* 0 or 1 */
+    uint64_t key[RD_CRITEO_FIELDS]; /* feature keys in field order (rule 2) */
+    float val[RD_CRITEO_FIELDS];    /* feature values */
+    float dense[RD_CRITEO_INT];     /* ln(1 + max(v, 0)) of the integer fields, 0 if empty */
+} rd_row_t;
+
+typedef struct rd_reader rd_reader_t;
+
+/* Expand `paths` (globs allowed) into a sorted, de-duplicated list of existing files.
+ * On success *files (array and strings, caller frees with rd_free_paths) and *n_files >= 1.
+ * A pattern matching nothing is PSR_ERR_IO naming `what` (e.g. "data.train") and the pattern. */
+int rd_expand_paths(const cfg_paths_t *paths, const char *what, char ***files, int *n_files);
+void rd_free_paths(char **files, int n_files);
+
+/* Open worker `worker` of `n_workers`'s share of `files` (copied; caller keeps ownership).
+ * max_bad_rows: see rule 3. Returns PSR_OK and *out, or an error (nothing allocated). */
+int rd_open(rd_reader_t **out, char *const *files, int n_files, int worker, int n_workers,
+            int int_mode, int64_t max_bad_rows);
+
+/* Next row of the share into *row. Returns 1 for a row, 0 at the end of the share,
+ * or a negative -PSR_ERR_* on error (message in psr_err_msg()). */
+int rd_next(rd_reader_t *r, rd_row_t *row);
+
+/* Start the share again from its first row (next epoch). PSR_OK or an error. */
+int rd_rewind(rd_reader_t *r);
+
+int64_t rd_rows_read(const rd_reader_t *r); /* good rows returned since open */
+int64_t rd_bad_rows(const rd_reader_t *r);  /* malformed rows skipped since open */
+
+/* Close and free; accepts NULL. */
+void rd_close(rd_reader_t *r);
+
+/* Parse one Criteo line (no trailing newline; may end in '\r') into *row.
+ * Returns PSR_OK or PSR_ERR_DATA with a reason in `why` (without file:line). */
+int rd_parse_criteo(const char *line, size_t len, int int_mode, rd_row_t *row, char *why,
+                    size_t why_cap);
+
+#endif

@@ -1,0 +1,191 @@
+/* cmd_train: `psrec train`, run by every rank under mpirun.
+ *
+ * Start-up follows HPL: rank 0 parses the command line and the YAML, validates, and
+ * broadcasts either an error (every rank then exits with status 2, rank 0 printing the one
+ * message) or the validated config. Then the first cluster.servers ranks serve and the
+ * others train. After the run every rank meets in one gather so rank 0 prints the servers'
+ * figures and the `result:` line. Any later failure calls psr_die, which MPI_Aborts the
+ * whole job: no rank exits alone and no rank waits forever. */
+#include <cblas.h>
+#include <math.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "config.h"
+#include "log.h"
+#include "psr_error.h"
+#include "server.h"
+#include "trainer.h"
+#include "wire.h"
+
+static void train_help(FILE *f)
+{
+    fprintf(f,
+            "usage: mpirun -np N psrec train -c FILE.yaml [--set section.key=value ...]\n\n"
+            "Train under mpirun: the first cluster.servers ranks are parameter servers, the\n"
+            "other ranks are workers (at least one).\n\n"
+            "flags:\n"
+            "  -c, --config FILE    YAML job configuration (keys: docs/CONFIG.md)\n"
+            "  --set KEY=VALUE      override one key, e.g. --set train.epochs=2 or\n"
+            "                       --set data.train=[a.tsv,b.tsv.gz]; repeatable, applied in order\n"
+            "  -h, --help           this text\n\n"
+            "output: progress lines from rank 0, `eval:` lines, per-server figures, and\n"
+            "  result: auc=A logloss=L examples=N seconds=T examples_per_sec=R\n"
+            "exit status: 0 on success, 2 for a bad command line or config, 1 for a failed run.\n");
+}
+
+static void abort_hook(int status)
+{
+    int init = 0, fin = 0;
+    MPI_Initialized(&init);
+    MPI_Finalized(&fin);
+    if (init && !fin) MPI_Abort(MPI_COMM_WORLD, status ? status : 1);
+}
+
+/* Rank 0's start-up: parse flags and config into c. PSR_OK, or an error with a message
+ * (PSR_ERR_USAGE for a help request has the message "help"). */
+static int setup(int argc, char **argv, cfg_t *c, int n_ranks)
+{
+    const char *path = NULL;
+    cfg_defaults(c);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return PSR_ERR(PSR_ERR_USAGE, "help");
+        if (!strcmp(a, "-c") || !strcmp(a, "--config") || !strcmp(a, "--set")) {
+            PSR_RETURN_IF(i + 1 >= argc, PSR_ERR_USAGE, "psrec train: %s needs a value", a);
+            i++;
+            if (a[2] == 's') continue; /* --set: applied after the file */
+            PSR_RETURN_IF(path, PSR_ERR_USAGE, "psrec train: -c given twice ('%s' and '%s')", path,
+                          argv[i]);
+            path = argv[i];
+            continue;
+        }
+        return PSR_ERR(PSR_ERR_USAGE, "psrec train: unknown flag '%s' (allowed: -c FILE, "
+                                      "--set KEY=VALUE, --help)", a);
+    }
+    PSR_RETURN_IF(!path, PSR_ERR_USAGE,
+                  "psrec train: no config file; give -c FILE.yaml (for example "
+                  "cluster-configs/local.yaml)");
+    PSR_FORWARD(cfg_load_file(c, path));
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--set")) PSR_FORWARD(cfg_set(c, argv[++i]));
+        else if (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) i++;
+    PSR_FORWARD(cfg_validate(c));
+    PSR_RETURN_IF(n_ranks < c->cluster.servers + 1, PSR_ERR_CONFIG,
+                  "%s: key 'cluster.servers' is %d but mpirun started %d rank%s; psrec needs "
+                  "cluster.servers + at least 1 worker, so run with -np %d or more, or lower "
+                  "cluster.servers",
+                  c->source, c->cluster.servers, n_ranks, n_ranks == 1 ? "" : "s",
+                  c->cluster.servers + 1);
+    return PSR_OK;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            train_help(stdout);
+            return 0;
+        }
+    MPI_Init(&argc, &argv);
+    psr_set_die_hook(abort_hook);
+    openblas_set_num_threads(1);
+    int rank, n_ranks;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &n_ranks);
+
+    cfg_t *c = psr_xcalloc(1, sizeof *c);
+    char msg[2048] = "";
+    int status = PSR_OK;
+    if (rank == 0) {
+        status = setup(argc, argv, c, n_ranks);
+        if (status != PSR_OK) snprintf(msg, sizeof msg, "%s", psr_err_msg());
+    }
+    MPI_Bcast(&status, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (status != PSR_OK) {
+        if (rank == 0) fprintf(stderr, "psrec: error: %s\n", msg);
+        free(c);
+        MPI_Finalize();
+        return 2;
+    }
+    {
+        size_t n = cfg_packed_size();
+        void *buf = psr_xmalloc(n);
+        if (rank == 0) cfg_pack(c, buf);
+        MPI_Bcast(buf, (int)n, MPI_BYTE, 0, MPI_COMM_WORLD);
+        cfg_unpack(c, buf);
+        free(buf);
+    }
+    const int S = c->cluster.servers, W = n_ranks - S;
+    const int is_server = rank < S;
+    psr_log_set_rank(rank, is_server ? "server" : "worker");
+    if (rank == 0) {
+        psr_info("%d server%s, %d worker%s; model %s; effective config:", S, S == 1 ? "" : "s", W,
+                 W == 1 ? "" : "s", cfg_model_name(c->model.type));
+        cfg_print(c, stdout);
+        fflush(stdout);
+    }
+
+    MPI_Comm ps_comm, wk_comm;
+    MPI_Comm_dup(MPI_COMM_WORLD, &ps_comm);
+    MPI_Comm_split(MPI_COMM_WORLD, is_server ? MPI_UNDEFINED : 1, rank, &wk_comm);
+
+    wire_stats_t st;
+    memset(&st, 0, sizeof st);
+    wk_result_t res;
+    memset(&res, 0, sizeof res);
+    int rc;
+    if (is_server) {
+        ps_server_opts_t o = {
+            .n_servers = S,
+            .n_workers = W,
+            .width = c->model.type == CFG_MODEL_FM ? 1 + c->model.dim : 1,
+            .n_buckets = (uint32_t)c->cluster.buckets,
+            .seed = c->train.seed,
+            .init_std = (float)c->model.init_std,
+            .adam = {(float)c->optimizer.lr, (float)c->optimizer.beta1, (float)c->optimizer.beta2,
+                     (float)c->optimizer.eps, (float)c->optimizer.weight_decay},
+            .progress_seconds = c->train.progress_seconds,
+            .expect_rows = 1 << 16,
+        };
+        rc = ps_server_run(&o, ps_comm, &st);
+    } else {
+        rc = wk_train(c, ps_comm, wk_comm, S, &res);
+    }
+    if (rc != PSR_OK) psr_die(1, "%s", psr_err_msg());
+
+    if (!is_server)
+        psr_info("time split: read=%.2fs compute=%.2fs wait=%.2fs of %.2fs", res.read_seconds,
+                 res.compute_seconds, res.wait_seconds, res.seconds);
+    /* every rank: servers' figures to rank 0, the workers' result from the first worker */
+    wire_stats_t *all = rank == 0 ? psr_xmalloc((size_t)n_ranks * sizeof *all) : NULL;
+    MPI_Gather(&st, sizeof st, MPI_BYTE, all, sizeof st, MPI_BYTE, 0, MPI_COMM_WORLD);
+    MPI_Bcast(&res, sizeof res, MPI_BYTE, S, MPI_COMM_WORLD);
+    if (rank == 0) {
+        uint64_t digest = 0;
+        int64_t rows = 0;
+        for (int s = 0; s < S; s++) {
+            psr_info("server %d: rows=%lld bytes=%lld pulls=%lld pushes=%lld keys_pulled=%lld "
+                     "keys_pushed=%lld",
+                     s, (long long)all[s].rows, (long long)all[s].bytes, (long long)all[s].pulls,
+                     (long long)all[s].pushes, (long long)all[s].keys_pulled,
+                     (long long)all[s].keys_pushed);
+            digest += all[s].digest;
+            rows += all[s].rows;
+        }
+        printf("digest: %016llx rows=%lld\n", (unsigned long long)digest, (long long)rows);
+        printf("result: auc=%.6f logloss=%.6f examples=%lld seconds=%.3f examples_per_sec=%.0f\n",
+               res.auc, res.logloss, (long long)res.examples, res.seconds,
+               res.seconds > 0 ? (double)res.examples / res.seconds : 0.0);
+        fflush(stdout);
+    }
+    free(all);
+    free(c);
+    if (wk_comm != MPI_COMM_NULL) MPI_Comm_free(&wk_comm);
+    MPI_Comm_free(&ps_comm);
+    MPI_Finalize();
+    return 0;
+}

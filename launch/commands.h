@@ -1,0 +1,9 @@
+/* commands: the psrec subcommands. Each takes argv after the subcommand name (argv[0] is
+ * the subcommand) and returns the process exit status: 0 only on success. */
+#ifndef PSR_COMMANDS_H
+#define PSR_COMMANDS_H
+
+int cmd_train(int argc, char **argv); /* launch/cmd_train.c: under mpirun */
+int cmd_gen(int argc, char **argv);   /* launch/cmd_gen.c: synthetic logs */
+
+#endif

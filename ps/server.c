@@ -1,0 +1,246 @@
+/* server: see server.h. One thread; MPI_Mprobe/MPI_Mrecv take requests in arrival order. */
+#include "server.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "hash.h"
+#include "log.h"
+#include "psr_error.h"
+#include "table.h"
+
+typedef struct {
+    const ps_server_opts_t *o;
+    MPI_Comm comm;
+    int rank;
+    ps_table_t table;
+    char *rbuf; /* request buffer */
+    size_t rcap;
+    char *sbuf; /* reply buffer */
+    size_t scap;
+    int64_t n_push; /* pushes applied: the server's own clock */
+    wire_stats_t st;
+    /* coordinator (server 0) */
+    int64_t *clock;   /* (n_workers) finished steps */
+    int *done;        /* (n_workers) out of data this epoch */
+    int64_t *waiting; /* (n_workers) step count awaited, -1 when not waiting */
+    int64_t prog_examples, prog_last_examples;
+    double prog_loss, prog_t0, prog_last_t;
+    int64_t prog_win_examples;
+} server_t;
+
+static void ensure(char **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap) return;
+    size_t c = *cap ? *cap : 4096;
+    while (c < need) c *= 2;
+    *buf = psr_xrealloc(*buf, c);
+    *cap = c;
+}
+
+static int check_owned(server_t *s, const uint64_t *keys, uint64_t n, int source)
+{
+    for (uint64_t i = 0; i < n; i++) {
+        uint32_t b = psr_key_bucket(keys[i], s->o->n_buckets);
+        if (psr_bucket_owner(b, s->o->n_servers) != s->rank)
+            return PSR_ERR(PSR_ERR_WIRE,
+                           "message from rank %d: key %016llx (bucket %u) belongs to server %d, "
+                           "not %d",
+                           source, (unsigned long long)keys[i], b,
+                           psr_bucket_owner(b, s->o->n_servers), s->rank);
+    }
+    return PSR_OK;
+}
+
+static int handle_pull(server_t *s, const wire_hdr_t *h, int source)
+{
+    const uint64_t *keys = (const uint64_t *)(s->rbuf + sizeof *h);
+    const int W = s->o->width;
+    PSR_FORWARD(check_owned(s, keys, h->count, source));
+    size_t bytes = sizeof(wire_hdr_t) + h->count * (size_t)W * sizeof(float);
+    ensure(&s->sbuf, &s->scap, bytes);
+    wire_hdr_t *rh = (wire_hdr_t *)s->sbuf;
+    wire_hdr_fill(rh, WIRE_PULL_REPLY, 0, s->rank, bytes - sizeof *rh, h->step, h->count);
+    float *out = (float *)(s->sbuf + sizeof *rh);
+    for (uint64_t i = 0; i < h->count; i++) {
+        int64_t r = ps_table_find(&s->table, keys[i]);
+        float *dst = out + i * (size_t)W;
+        if (r >= 0)
+            memcpy(dst, ps_table_w(&s->table, r), (size_t)W * sizeof *dst);
+        else
+            ps_row_init(s->table.seed, keys[i], W, s->table.init_std, dst);
+    }
+    int rc = MPI_Send(s->sbuf, (int)bytes, MPI_BYTE, source, WIRE_TAG_REPLY, s->comm);
+    PSR_RETURN_IF(rc != MPI_SUCCESS, PSR_ERR_MPI, "server %d: reply to rank %d failed", s->rank,
+                  source);
+    s->st.pulls++;
+    s->st.keys_pulled += (int64_t)h->count;
+    return PSR_OK;
+}
+
+static int handle_push(server_t *s, const wire_hdr_t *h, int source)
+{
+    const uint64_t *keys = (const uint64_t *)(s->rbuf + sizeof *h);
+    const float *g = (const float *)(keys + h->count);
+    const int W = s->o->width;
+    PSR_FORWARD(check_owned(s, keys, h->count, source));
+    s->n_push++;
+    for (uint64_t i = 0; i < h->count; i++) {
+        int64_t r = ps_table_insert(&s->table, keys[i]);
+        int64_t t = ++s->table.step[r];
+        s->table.last[r] = s->n_push;
+        ps_adam_update(&s->o->adam, s->o->adam.lr, t, ps_table_w(&s->table, r),
+                       ps_table_m(&s->table, r), ps_table_v(&s->table, r), g + i * (size_t)W, W);
+    }
+    s->st.pushes++;
+    s->st.keys_pushed += (int64_t)h->count;
+    return PSR_OK;
+}
+
+/* --- clock coordination (server 0) --------------------------------------------------- */
+
+static int64_t slowest(const server_t *s)
+{
+    int64_t m = INT64_MAX;
+    for (int w = 0; w < s->o->n_workers; w++)
+        if (!s->done[w] && s->clock[w] < m) m = s->clock[w];
+    return m;
+}
+
+static int send_grant(server_t *s, int worker, int64_t value)
+{
+    wire_hdr_t g;
+    wire_hdr_fill(&g, WIRE_CLOCK_GRANT, 0, s->rank, 0, value, 0);
+    int rc = MPI_Send(&g, sizeof g, MPI_BYTE, s->o->n_servers + worker, WIRE_TAG_CLOCK, s->comm);
+    PSR_RETURN_IF(rc != MPI_SUCCESS, PSR_ERR_MPI, "server 0: clock grant to worker %d failed",
+                  worker);
+    return PSR_OK;
+}
+
+static int release_waiters(server_t *s)
+{
+    int64_t m = slowest(s);
+    for (int w = 0; w < s->o->n_workers; w++) {
+        if (s->waiting[w] >= 0 && m >= s->waiting[w]) {
+            s->waiting[w] = -1;
+            PSR_FORWARD(send_grant(s, w, m));
+        }
+    }
+    return PSR_OK;
+}
+
+static void progress(server_t *s, int force)
+{
+    double now = psr_now();
+    if (!force && now - s->prog_last_t < s->o->progress_seconds) return;
+    int64_t lo = INT64_MAX, hi = 0;
+    for (int w = 0; w < s->o->n_workers; w++) {
+        if (s->clock[w] < lo) lo = s->clock[w];
+        if (s->clock[w] > hi) hi = s->clock[w];
+    }
+    double dt = now - s->prog_last_t;
+    double rate = dt > 0 ? (double)(s->prog_examples - s->prog_last_examples) / dt : 0.0;
+    double loss = s->prog_win_examples ? s->prog_loss / (double)s->prog_win_examples : 0.0;
+    psr_info("progress: step=%lld slowest=%lld examples=%lld examples_per_sec=%.0f loss=%.5f "
+             "elapsed=%.1fs",
+             (long long)hi, (long long)lo, (long long)s->prog_examples, rate, loss,
+             now - s->prog_t0);
+    s->prog_last_t = now;
+    s->prog_last_examples = s->prog_examples;
+    s->prog_loss = 0;
+    s->prog_win_examples = 0;
+}
+
+static int handle_clock(server_t *s, const wire_hdr_t *h, int source)
+{
+    int w = source - s->o->n_servers;
+    PSR_RETURN_IF(s->rank != 0, PSR_ERR_WIRE, "%s message from rank %d sent to server %d, not 0",
+                  wire_type_name(h->type), source, s->rank);
+    if (h->type == WIRE_CLOCK_WAIT) {
+        int64_t m = slowest(s);
+        if (m >= h->step) return send_grant(s, w, m);
+        s->waiting[w] = h->step;
+        return PSR_OK;
+    }
+    wire_clock_t c;
+    memcpy(&c, s->rbuf + sizeof *h, sizeof c);
+    PSR_RETURN_IF(h->step < s->clock[w] && !(h->flags & WIRE_CLOCK_F_RESUME), PSR_ERR_WIRE,
+                  "CLOCK from rank %d goes back from step %lld to %lld", source,
+                  (long long)s->clock[w], (long long)h->step);
+    s->clock[w] = h->step;
+    s->prog_examples += c.examples;
+    s->prog_win_examples += c.examples;
+    s->prog_loss += c.loss_sum;
+    if (h->flags & WIRE_CLOCK_F_DONE) s->done[w] = 1;
+    if (h->flags & WIRE_CLOCK_F_RESUME) {
+        s->done[w] = 0;
+        PSR_FORWARD(send_grant(s, w, h->step));
+    }
+    progress(s, 0);
+    return release_waiters(s);
+}
+
+int ps_server_run(const ps_server_opts_t *o, MPI_Comm comm, wire_stats_t *stats)
+{
+    server_t s;
+    memset(&s, 0, sizeof s);
+    s.o = o;
+    s.comm = comm;
+    MPI_Comm_rank(comm, &s.rank);
+    ps_table_init(&s.table, o->width, o->seed, o->init_std, o->expect_rows);
+    s.clock = psr_xcalloc((size_t)o->n_workers, sizeof *s.clock);
+    s.done = psr_xcalloc((size_t)o->n_workers, sizeof *s.done);
+    s.waiting = psr_xmalloc((size_t)o->n_workers * sizeof *s.waiting);
+    for (int w = 0; w < o->n_workers; w++) s.waiting[w] = -1;
+    s.prog_t0 = s.prog_last_t = psr_now();
+
+    int rc = PSR_OK;
+    int live = o->n_workers;
+    while (live > 0 && rc == PSR_OK) {
+        MPI_Message msg;
+        MPI_Status st;
+        int count;
+        MPI_Mprobe(MPI_ANY_SOURCE, WIRE_TAG_REQUEST, comm, &msg, &st);
+        MPI_Get_count(&st, MPI_BYTE, &count);
+        ensure(&s.rbuf, &s.rcap, count > 0 ? (size_t)count : 1);
+        MPI_Mrecv(s.rbuf, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
+        int source = st.MPI_SOURCE;
+        rc = wire_check(s.rbuf, (size_t)count, source, o->width);
+        if (rc != PSR_OK) break;
+        if (source < o->n_servers) {
+            rc = PSR_ERR(PSR_ERR_WIRE, "request from rank %d, which is a server, not a worker",
+                         source);
+            break;
+        }
+        wire_hdr_t h;
+        memcpy(&h, s.rbuf, sizeof h);
+        switch (h.type) {
+        case WIRE_PULL: rc = handle_pull(&s, &h, source); break;
+        case WIRE_PUSH: rc = handle_push(&s, &h, source); break;
+        case WIRE_CLOCK:
+        case WIRE_CLOCK_WAIT: rc = handle_clock(&s, &h, source); break;
+        case WIRE_SHUTDOWN:
+            live--;
+            if (s.rank == 0) {
+                s.done[source - o->n_servers] = 1;
+                rc = release_waiters(&s);
+            }
+            break;
+        default:
+            rc = PSR_ERR(PSR_ERR_WIRE, "%s message from rank %d is not a request a server takes",
+                         wire_type_name(h.type), source);
+        }
+    }
+    if (rc == PSR_OK && s.rank == 0 && s.prog_examples > 0) progress(&s, 1);
+    s.st.rows = s.table.n_rows;
+    s.st.digest = ps_table_digest(&s.table);
+    s.st.bytes = ps_table_bytes(&s.table);
+    *stats = s.st;
+    ps_table_free(&s.table);
+    free(s.rbuf);
+    free(s.sbuf);
+    free(s.clock);
+    free(s.done);
+    free(s.waiting);
+    return rc;
+}

@@ -1,0 +1,130 @@
+/* table: see table.h. */
+#include "table.h"
+
+#include <string.h>
+
+#include "hash.h"
+#include "psr_error.h"
+
+static uint64_t slot_of(uint64_t key) { return psr_mix64(key ^ 0xa0761d6478bd642fULL); }
+
+static void slots_alloc(ps_table_t *t, uint64_t n_slots)
+{
+    t->slots = psr_xmalloc(n_slots * sizeof *t->slots);
+    for (uint64_t i = 0; i < n_slots; i++) t->slots[i].row = -1;
+    t->slot_mask = n_slots - 1;
+}
+
+int ps_table_init(ps_table_t *t, int width, uint64_t seed, float init_std, int64_t expect_rows)
+{
+    memset(t, 0, sizeof *t);
+    t->width = width;
+    t->seed = seed;
+    t->init_std = init_std;
+    t->cap_rows = expect_rows > 1024 ? expect_rows : 1024;
+    t->keys = psr_xmalloc((size_t)t->cap_rows * sizeof *t->keys);
+    t->data = psr_xmalloc((size_t)t->cap_rows * 3u * (size_t)width * sizeof *t->data);
+    t->step = psr_xmalloc((size_t)t->cap_rows * sizeof *t->step);
+    t->last = psr_xmalloc((size_t)t->cap_rows * sizeof *t->last);
+    uint64_t n_slots = 1;
+    while (n_slots < 2u * (uint64_t)t->cap_rows) n_slots <<= 1;
+    slots_alloc(t, n_slots);
+    return PSR_OK;
+}
+
+void ps_table_free(ps_table_t *t)
+{
+    if (!t) return;
+    free(t->keys);
+    free(t->data);
+    free(t->step);
+    free(t->last);
+    free(t->slots);
+    memset(t, 0, sizeof *t);
+}
+
+int64_t ps_table_find(const ps_table_t *t, uint64_t key)
+{
+    uint64_t i = slot_of(key) & t->slot_mask;
+    for (;;) {
+        const ps_slot_t *s = &t->slots[i];
+        if (s->row < 0) return -1;
+        if (s->key == key) return s->row;
+        i = (i + 1) & t->slot_mask;
+    }
+}
+
+static void rehash(ps_table_t *t, uint64_t n_slots)
+{
+    free(t->slots);
+    slots_alloc(t, n_slots);
+    for (int64_t r = 0; r < t->n_rows; r++) {
+        uint64_t i = slot_of(t->keys[r]) & t->slot_mask;
+        while (t->slots[i].row >= 0) i = (i + 1) & t->slot_mask;
+        t->slots[i].key = t->keys[r];
+        t->slots[i].row = r;
+    }
+}
+
+static void grow_rows(ps_table_t *t)
+{
+    int64_t cap = t->cap_rows * 2;
+    t->keys = psr_xrealloc(t->keys, (size_t)cap * sizeof *t->keys);
+    t->data = psr_xrealloc(t->data, (size_t)cap * 3u * (size_t)t->width * sizeof *t->data);
+    t->step = psr_xrealloc(t->step, (size_t)cap * sizeof *t->step);
+    t->last = psr_xrealloc(t->last, (size_t)cap * sizeof *t->last);
+    t->cap_rows = cap;
+}
+
+int64_t ps_table_insert(ps_table_t *t, uint64_t key)
+{
+    uint64_t i = slot_of(key) & t->slot_mask;
+    for (;;) {
+        ps_slot_t *s = &t->slots[i];
+        if (s->row < 0) break;
+        if (s->key == key) return s->row;
+        i = (i + 1) & t->slot_mask;
+    }
+    if (t->n_rows == t->cap_rows) grow_rows(t);
+    int64_t r = t->n_rows++;
+    t->keys[r] = key;
+    float *w = ps_table_w(t, r);
+    ps_row_init(t->seed, key, t->width, t->init_std, w);
+    memset(w + t->width, 0, 2u * (size_t)t->width * sizeof *w);
+    t->step[r] = 0;
+    t->last[r] = 0;
+    if (2u * (uint64_t)t->n_rows > t->slot_mask + 1) {
+        rehash(t, 2u * (t->slot_mask + 1));
+    } else {
+        t->slots[i].key = key;
+        t->slots[i].row = r;
+    }
+    return r;
+}
+
+void ps_row_init(uint64_t seed, uint64_t key, int width, float init_std, float *w)
+{
+    psr_rng_t rng;
+    psr_rng_seed(&rng, psr_mix64(seed) ^ key);
+    w[0] = 0.0f;
+    for (int j = 1; j < width; j++) w[j] = (float)(init_std * psr_rng_normal(&rng));
+}
+
+uint64_t ps_table_digest(const ps_table_t *t)
+{
+    uint64_t sum = 0;
+    size_t row_bytes = 3u * (size_t)t->width * sizeof(float);
+    for (int64_t r = 0; r < t->n_rows; r++) {
+        uint64_t h = psr_hash_bytes(&t->keys[r], sizeof t->keys[r], 0x70737265ULL);
+        h = psr_hash_bytes(ps_table_w(t, r), row_bytes, h);
+        h = psr_hash_bytes(&t->step[r], sizeof t->step[r], h);
+        sum += h; /* addition commutes: the digest ignores row order and placement */
+    }
+    return sum;
+}
+
+int64_t ps_table_bytes(const ps_table_t *t)
+{
+    size_t per_row = sizeof(uint64_t) + 3u * (size_t)t->width * sizeof(float) + 2 * sizeof(int64_t);
+    return (int64_t)((size_t)t->cap_rows * per_row + (t->slot_mask + 1) * sizeof(ps_slot_t));
+}

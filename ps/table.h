@@ -1,0 +1,70 @@
+/* table: one server's embedding rows, key -> row, created on first push.
+ *
+ * Invariants:
+ *  1. A row holds `width` weights, Adam m and v (width each), the row's Adam step and the
+ *     server push counter of its last update. Row r's floats are data[r*3*width ...]:
+ *     w | m | v, contiguous so one update touches one region.
+ *  2. The initial weights of a key depend only on (seed, key, width, init_std)
+ *     (ps_row_init): w[0] (the linear weight) is 0, w[1..] are N(0, init_std^2). A key that
+ *     was never pushed reads as its initial value, so pulls never create rows.
+ *  3. ps_table_digest depends only on the set of (key, w, m, v, step) rows, not on their
+ *     order, the table's capacity or which server holds them: server digests add up.
+ * Index: open addressing, linear probing, power-of-two slots at most half full. */
+#ifndef PSR_PS_TABLE_H
+#define PSR_PS_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    uint64_t key;
+    int64_t row; /* -1 when empty */
+} ps_slot_t;
+
+typedef struct {
+    int width;          /* floats of weights per row */
+    uint64_t seed;      /* init seed (train.seed) */
+    float init_std;     /* std of w[1..] at init */
+    int64_t n_rows;     /* rows in use */
+    int64_t cap_rows;   /* rows allocated */
+    uint64_t *keys;     /* (cap_rows) */
+    float *data;        /* (cap_rows, 3 * width): w | m | v */
+    int64_t *step;      /* (cap_rows) Adam steps applied to the row */
+    int64_t *last;      /* (cap_rows) server push counter at the row's last update */
+    ps_slot_t *slots;   /* (slot_mask + 1) */
+    uint64_t slot_mask;
+} ps_table_t;
+
+/* Set up an empty table sized for `expect_rows` rows (it grows as needed). PSR_OK. */
+int ps_table_init(ps_table_t *t, int width, uint64_t seed, float init_std, int64_t expect_rows);
+/* Free everything; accepts a zeroed or already freed table. */
+void ps_table_free(ps_table_t *t);
+
+/* Row of `key`, or -1 when absent. */
+int64_t ps_table_find(const ps_table_t *t, uint64_t key);
+/* Row of `key`, created with its initial value when absent (may grow the table). */
+int64_t ps_table_insert(ps_table_t *t, uint64_t key);
+
+static inline float *ps_table_w(const ps_table_t *t, int64_t row)
+{
+    return t->data + (size_t)row * 3u * (size_t)t->width;
+}
+static inline float *ps_table_m(const ps_table_t *t, int64_t row)
+{
+    return ps_table_w(t, row) + t->width;
+}
+static inline float *ps_table_v(const ps_table_t *t, int64_t row)
+{
+    return ps_table_w(t, row) + 2 * t->width;
+}
+
+/* Initial weights of `key` into w[0..width). */
+void ps_row_init(uint64_t seed, uint64_t key, int width, float init_std, float *w);
+
+/* Order-independent digest of every row (invariant 3). */
+uint64_t ps_table_digest(const ps_table_t *t);
+
+/* Bytes held by the table's arrays. */
+int64_t ps_table_bytes(const ps_table_t *t);
+
+#endif

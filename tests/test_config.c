@@ -1,0 +1,617 @@
+/* test_config: the config module against its contract (common/config.h, docs/CONFIG.md):
+ * defaults, a full YAML round trip through cfg_print, every class of error message (file,
+ * line, key, found, allowed), --set, cfg_validate, pack/unpack, and that a failed load or
+ * --set leaves the struct untouched. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "check.h"
+#include "config.h"
+#include "psr_error.h"
+
+static char tmp_dir[512];
+
+static void mkdir_p(const char *path)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        mkdir(buf, 0777);
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "cannot create %s: %s\n", buf, strerror(errno));
+        exit(2);
+    }
+}
+
+/* Write `text` to tmp_dir/name; returns the path (static buffer, valid until the next call). */
+static const char *write_file(const char *name, const char *text)
+{
+    static char path[1024];
+    snprintf(path, sizeof path, "%s/%s", tmp_dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
+        fprintf(stderr, "cannot write %s\n", path);
+        exit(2);
+    }
+    return path;
+}
+
+/* cfg_t is ~0.5 MB: keep them off the stack. */
+static cfg_t *new_cfg(void)
+{
+    cfg_t *c = malloc(sizeof *c);
+    if (!c) exit(2);
+    cfg_defaults(c);
+    return c;
+}
+
+/* cfg_print into a malloc'd string. */
+static char *print_str(const cfg_t *c)
+{
+    char *s = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&s, &n);
+    if (!f) exit(2);
+    cfg_print(c, f);
+    fclose(f);
+    return s;
+}
+
+/* Load `yaml` (as file `name` under tmp_dir) and expect failure `code` whose one-line
+ * message holds every needle (NULL-terminated list); also check the struct is untouched. */
+#define EXPECT_FILE_ERR(name, yaml, code, ...)                                               \
+    do {                                                                                     \
+        cfg_t *c_ = new_cfg(), *ref_ = new_cfg();                                            \
+        const char *p_ = write_file((name), (yaml));                                         \
+        psr_err_clear();                                                                     \
+        CHECK_INT(cfg_load_file(c_, p_), (code));                                            \
+        const char *m_ = psr_err_msg();                                                      \
+        const char *needles_[] = {__VA_ARGS__};                                              \
+        for (size_t i_ = 0; i_ < sizeof needles_ / sizeof needles_[0]; i_++)                 \
+            CHECK_CONTAINS(m_, needles_[i_]);                                                \
+        CHECK(strchr(m_, '\n') == NULL);                                                     \
+        CHECK(memcmp(c_, ref_, sizeof *c_) == 0);                                            \
+        free(c_);                                                                            \
+        free(ref_);                                                                          \
+    } while (0)
+
+#define EXPECT_SET_ERR(assign, ...)                                                          \
+    do {                                                                                     \
+        cfg_t *c_ = new_cfg(), *ref_ = new_cfg();                                            \
+        psr_err_clear();                                                                     \
+        CHECK_INT(cfg_set(c_, (assign)), PSR_ERR_CONFIG);                                    \
+        const char *m_ = psr_err_msg();                                                      \
+        const char *needles_[] = {__VA_ARGS__};                                              \
+        for (size_t i_ = 0; i_ < sizeof needles_ / sizeof needles_[0]; i_++)                 \
+            CHECK_CONTAINS(m_, needles_[i_]);                                                \
+        CHECK(strchr(m_, '\n') == NULL);                                                     \
+        CHECK(memcmp(c_, ref_, sizeof *c_) == 0);                                            \
+        free(c_);                                                                            \
+        free(ref_);                                                                          \
+    } while (0)
+
+static void test_defaults(void)
+{
+    cfg_t *c = new_cfg();
+    CHECK(c->source[0] == '\0');
+    CHECK_INT(c->cluster.servers, 1);
+    CHECK_INT(c->cluster.buckets, 4096);
+    CHECK_INT(c->data.format, CFG_FORMAT_CRITEO);
+    CHECK_INT(c->data.train.n, 0);
+    CHECK_INT(c->data.test.n, 0);
+    CHECK_INT(c->data.int_mode, CFG_INT_BUCKET);
+    CHECK_INT(c->data.max_bad_rows, 100);
+    CHECK_INT(c->model.type, CFG_MODEL_FM);
+    CHECK_INT(c->model.dim, 8);
+    CHECK(c->model.init_std == 0.01);
+    CHECK(c->optimizer.lr == 0.01);
+    CHECK(c->optimizer.beta1 == 0.9);
+    CHECK(c->optimizer.beta2 == 0.999);
+    CHECK(c->optimizer.eps == 1e-8);
+    CHECK(c->optimizer.weight_decay == 0.0);
+    CHECK(c->optimizer.clip_norm == 0.0);
+    CHECK_INT(c->train.epochs, 1);
+    CHECK_INT(c->train.batch_size, 1024);
+    CHECK_INT(c->train.max_staleness, 1);
+    CHECK_INT(c->train.max_steps, 0);
+    CHECK(c->train.seed == 1);
+    CHECK(c->train.progress_seconds == 5.0);
+    CHECK_INT(c->eval.every_steps, 0);
+    CHECK(strcmp(cfg_model_name(CFG_MODEL_LR), "lr") == 0);
+    CHECK(strcmp(cfg_model_name(CFG_MODEL_FM), "fm") == 0);
+    CHECK(strcmp(cfg_model_name(CFG_MODEL_TYPE_COUNT), "unknown") == 0);
+
+    /* defaults are valid except for the missing data.train (config.h invariant 1) */
+    CHECK_INT(cfg_validate(c), PSR_ERR_CONFIG);
+    CHECK_CONTAINS(psr_err_msg(), "data.train is empty");
+    CHECK_CONTAINS(psr_err_msg(), "--set data.train=PATH");
+    CHECK_INT(cfg_set(c, "data.train=x.tsv"), PSR_OK);
+    CHECK_INT(cfg_validate(c), PSR_OK);
+
+    /* the printed defaults are readable YAML with the documented values */
+    char *s = print_str(c);
+    CHECK_CONTAINS(s, "cluster:\n  servers: 1\n  buckets: 4096\n");
+    CHECK_CONTAINS(s, "  train: [\"x.tsv\"]\n  test: []\n");
+    CHECK_CONTAINS(s, "  lr: 0.01\n");
+    CHECK_CONTAINS(s, "  eps: 1e-08\n");
+    CHECK_CONTAINS(s, "  type: fm\n");
+    CHECK_CONTAINS(s, "  int_mode: bucket\n");
+    free(s);
+    free(c);
+
+    /* empty files, comments only, and empty sections are all defaults */
+    cfg_t *d = new_cfg(), *ref = new_cfg();
+    CHECK_INT(cfg_load_string(d, "", "empty.yaml"), PSR_OK);
+    CHECK_INT(cfg_load_string(d, "# nothing here\n---\n", "comments.yaml"), PSR_OK);
+    CHECK_INT(cfg_load_string(d, "eval:\ntrain: ~\n", "emptysec.yaml"), PSR_OK);
+    CHECK(strcmp(d->source, "emptysec.yaml") == 0);
+    memcpy(ref->source, d->source, sizeof ref->source);
+    CHECK(memcmp(d, ref, sizeof *d) == 0);
+    free(d);
+    free(ref);
+}
+
+static const char full_yaml[] =
+    "# every key, none at its default\n"
+    "cluster:\n"
+    "  servers: 3\n"
+    "  buckets: 65536\n"
+    "data:\n"
+    "  format: criteo\n"
+    "  train:\n"
+    "    - /data/day_0.tsv\n"
+    "    - \"/data/with space/day_*.tsv.gz\"\n"
+    "    - 'quote\"and\\\\backslash: #x'\n"
+    "  test: [/data/test.tsv, \"-dash.tsv\"]\n"
+    "  int_mode: dense\n"
+    "  max_bad_rows: 4611686018427387904\n"
+    "model:\n"
+    "  type: lr\n"
+    "  dim: 1024\n"
+    "  init_std: 0.30000000000000004\n"
+    "optimizer:\n"
+    "  lr: 1e-3\n"
+    "  beta1: 0.5\n"
+    "  beta2: 0.99999999999999989\n"
+    "  eps: 5e-324\n"
+    "  weight_decay: 1\n"
+    "  clip_norm: 1e12\n"
+    "train:\n"
+    "  epochs: 1000000\n"
+    "  batch_size: +512\n"
+    "  max_staleness: 0\n"
+    "  max_steps: 123456789012\n"
+    "  seed: 9223372036854775807\n"
+    "  progress_seconds: 0.1\n"
+    "eval:\n"
+    "  every_steps: 500\n";
+
+static void test_full_round_trip(void)
+{
+    cfg_t *c = new_cfg(), *back = new_cfg();
+    const char *path = write_file("full.yaml", full_yaml);
+    CHECK_INT(cfg_load_file(c, path), PSR_OK);
+    CHECK(strcmp(c->source, path) == 0);
+    CHECK_INT(c->cluster.servers, 3);
+    CHECK_INT(c->cluster.buckets, 65536);
+    CHECK_INT(c->data.train.n, 3);
+    CHECK(strcmp(c->data.train.path[0], "/data/day_0.tsv") == 0);
+    CHECK(strcmp(c->data.train.path[1], "/data/with space/day_*.tsv.gz") == 0);
+    CHECK(strcmp(c->data.train.path[2], "quote\"and\\\\backslash: #x") == 0);
+    CHECK_INT(c->data.test.n, 2);
+    CHECK(strcmp(c->data.test.path[0], "/data/test.tsv") == 0);
+    CHECK(strcmp(c->data.test.path[1], "-dash.tsv") == 0);
+    CHECK_INT(c->data.int_mode, CFG_INT_DENSE);
+    CHECK(c->data.max_bad_rows == INT64_C(4611686018427387904));
+    CHECK_INT(c->model.type, CFG_MODEL_LR);
+    CHECK_INT(c->model.dim, 1024);
+    CHECK(c->model.init_std == 0.1 + 0.2);
+    CHECK(c->optimizer.lr == 1e-3);
+    CHECK(c->optimizer.beta1 == 0.5);
+    CHECK(c->optimizer.beta2 == 0.99999999999999989);
+    CHECK(c->optimizer.beta2 < 1.0);
+    CHECK(c->optimizer.eps == 5e-324);
+    CHECK(c->optimizer.weight_decay == 1.0);
+    CHECK(c->optimizer.clip_norm == 1e12);
+    CHECK_INT(c->train.epochs, 1000000);
+    CHECK_INT(c->train.batch_size, 512);
+    CHECK_INT(c->train.max_staleness, 0);
+    CHECK(c->train.max_steps == INT64_C(123456789012));
+    CHECK(c->train.seed == UINT64_C(9223372036854775807));
+    CHECK(c->train.progress_seconds == 0.1);
+    CHECK_INT(c->eval.every_steps, 500);
+    CHECK_INT(cfg_validate(c), PSR_OK);
+
+    /* print -> load_string gives the same struct, byte for byte (source aside) */
+    char *text = print_str(c);
+    CHECK_INT(cfg_load_string(back, text, "printed.yaml"), PSR_OK);
+    CHECK(strcmp(back->source, "printed.yaml") == 0);
+    memcpy(back->source, c->source, sizeof back->source);
+    CHECK(memcmp(back, c, sizeof *c) == 0);
+    CHECK_CONTAINS(text, "  init_std: 0.30000000000000004\n");
+    CHECK_CONTAINS(text, "  lr: 0.001\n");
+    CHECK_CONTAINS(text, "\"quote\\\"and\\\\\\\\backslash: #x\"");
+    /* and printing again is a fixed point */
+    char *again = print_str(back);
+    CHECK(strstr(again, "cluster:") && strcmp(strstr(again, "cluster:"), strstr(text, "cluster:")) == 0);
+    free(again);
+    free(text);
+
+    /* a path with a control character survives print and reload */
+    CHECK_INT(cfg_set(c, "data.test=[\"tab\\there\", \"\\u00e9t\\u00e9.tsv\"]"), PSR_OK);
+    CHECK(strcmp(c->data.test.path[0], "tab\there") == 0);
+    CHECK(strcmp(c->data.test.path[1], "\xc3\xa9t\xc3\xa9.tsv") == 0);
+    text = print_str(c);
+    cfg_defaults(back);
+    CHECK_INT(cfg_load_string(back, text, "printed2.yaml"), PSR_OK);
+    memcpy(back->source, c->source, sizeof back->source);
+    CHECK(memcmp(back, c, sizeof *c) == 0);
+    free(text);
+
+    /* a second load goes over the first: only the keys it names change */
+    CHECK_INT(cfg_load_string(c, "train:\n  epochs: 2\n", "over.yaml"), PSR_OK);
+    CHECK_INT(c->train.epochs, 2);
+    CHECK_INT(c->cluster.servers, 3);
+    CHECK_INT(c->data.train.n, 3);
+    free(c);
+    free(back);
+}
+
+static void test_file_errors(void)
+{
+    /* range and type of each kind of value */
+    EXPECT_FILE_ERR("range.yaml", "# comment\ntrain:\n  batch_size: 8\n  epochs: -3\n",
+                    PSR_ERR_CONFIG, "range.yaml:4: key 'train.epochs': found '-3', "
+                    "allowed an integer in [1, 1000000]");
+    EXPECT_FILE_ERR("frac.yaml", "train:\n  epochs: 1.5\n", PSR_ERR_CONFIG, "frac.yaml:2:",
+                    "'train.epochs'", "found '1.5'", "[1, 1000000]");
+    EXPECT_FILE_ERR("exp.yaml", "model:\n  dim: 1e3\n", PSR_ERR_CONFIG, "exp.yaml:2:",
+                    "'model.dim'", "found '1e3'", "an integer in [1, 1024]");
+    EXPECT_FILE_ERR("hex.yaml", "model:\n  dim: 0x10\n", PSR_ERR_CONFIG, "hex.yaml:2:",
+                    "found '0x10'");
+    EXPECT_FILE_ERR("under.yaml", "cluster:\n  buckets: 1_000\n", PSR_ERR_CONFIG,
+                    "under.yaml:2:", "'cluster.buckets'", "found '1_000'");
+    EXPECT_FILE_ERR("emptyval.yaml", "cluster:\n  servers:\n", PSR_ERR_CONFIG,
+                    "emptyval.yaml:2:", "'cluster.servers': found an empty value",
+                    "[1, 65536]");
+    EXPECT_FILE_ERR("quoted.yaml", "cluster:\n  servers: \" 2\"\n", PSR_ERR_CONFIG,
+                    "quoted.yaml:2:", "found ' 2'");
+    EXPECT_FILE_ERR("big.yaml", "data:\n  max_bad_rows: 99999999999999999999999\n",
+                    PSR_ERR_CONFIG, "big.yaml:2:", "'data.max_bad_rows'",
+                    "allowed an integer in [0, 4611686018427387904]");
+    EXPECT_FILE_ERR("i64.yaml", "train:\n  max_steps: 4611686018427387905\n", PSR_ERR_CONFIG,
+                    "i64.yaml:2:", "'train.max_steps'", "[0, 4611686018427387904]");
+    EXPECT_FILE_ERR("seedneg.yaml", "train:\n  seed: -1\n", PSR_ERR_CONFIG, "seedneg.yaml:2:",
+                    "'train.seed': found '-1', allowed an integer in [0, 9223372036854775807]");
+    EXPECT_FILE_ERR("seedbig.yaml", "train:\n  seed: 9223372036854775808\n", PSR_ERR_CONFIG,
+                    "seedbig.yaml:2:", "'train.seed'", "found '9223372036854775808'");
+    EXPECT_FILE_ERR("lr0.yaml", "optimizer:\n  lr: 0\n", PSR_ERR_CONFIG,
+                    "lr0.yaml:2: key 'optimizer.lr': found '0', allowed a number in (0, 100]");
+    EXPECT_FILE_ERR("beta.yaml", "optimizer:\n  beta1: 1.0\n", PSR_ERR_CONFIG, "beta.yaml:2:",
+                    "'optimizer.beta1'", "found '1.0'", "allowed a number in [0, 1)");
+    EXPECT_FILE_ERR("prog.yaml", "train:\n  progress_seconds: 0.09\n", PSR_ERR_CONFIG,
+                    "prog.yaml:2:", "allowed a number in [0.1, 86400]");
+    EXPECT_FILE_ERR("clip.yaml", "optimizer:\n  clip_norm: -1\n", PSR_ERR_CONFIG,
+                    "clip.yaml:2:", "allowed a number in [0, 1e+12]");
+    EXPECT_FILE_ERR("nan.yaml", "optimizer:\n\n  lr: nan\n", PSR_ERR_CONFIG, "nan.yaml:3:",
+                    "'optimizer.lr'", "found 'nan'", "(0, 100]");
+    EXPECT_FILE_ERR("inf.yaml", "model:\n  init_std: .inf\n", PSR_ERR_CONFIG, "inf.yaml:2:",
+                    "found '.inf'");
+    EXPECT_FILE_ERR("inf2.yaml", "model:\n  init_std: inf\n", PSR_ERR_CONFIG, "found 'inf'");
+    EXPECT_FILE_ERR("huge.yaml", "optimizer:\n  clip_norm: 1e999\n", PSR_ERR_CONFIG,
+                    "found '1e999'");
+    EXPECT_FILE_ERR("word.yaml", "optimizer:\n  eps: small\n", PSR_ERR_CONFIG,
+                    "word.yaml:2:", "found 'small'", "allowed a number in (0, 1]");
+    EXPECT_FILE_ERR("enum.yaml", "model:\n  type: svm\n", PSR_ERR_CONFIG,
+                    "enum.yaml:2: key 'model.type': found 'svm', allowed one of: lr, fm");
+    EXPECT_FILE_ERR("enum2.yaml", "data:\n  int_mode: Dense\n", PSR_ERR_CONFIG,
+                    "enum2.yaml:2:", "allowed one of: bucket, dense");
+    EXPECT_FILE_ERR("enum3.yaml", "data:\n  format: libsvm\n", PSR_ERR_CONFIG,
+                    "enum3.yaml:2:", "'data.format'", "allowed one of: criteo");
+    /* a long multi-line value is echoed on one line, cut */
+    EXPECT_FILE_ERR("block.yaml", "model:\n  type: |\n    line one\n    line two that is long "
+                    "enough to be cut somewhere past sixty bytes\n", PSR_ERR_CONFIG,
+                    "block.yaml:2:", "found 'line one?line two", "...'");
+
+    /* shape */
+    EXPECT_FILE_ERR("map.yaml", "train:\n  epochs:\n    value: 3\n", PSR_ERR_CONFIG,
+                    "map.yaml:3: key 'train.epochs': found a mapping, allowed an integer");
+    EXPECT_FILE_ERR("seq.yaml", "model:\n  type: [lr, fm]\n", PSR_ERR_CONFIG,
+                    "seq.yaml:2:", "'model.type': found a sequence, allowed one of: lr, fm");
+    EXPECT_FILE_ERR("secscalar.yaml", "train: 5\n", PSR_ERR_CONFIG, "secscalar.yaml:1:",
+                    "section 'train': found a scalar, allowed a mapping");
+    EXPECT_FILE_ERR("top.yaml", "- train\n- data\n", PSR_ERR_CONFIG, "top.yaml:1:",
+                    "found a sequence at the top level, allowed a mapping of sections");
+    EXPECT_FILE_ERR("complexkey.yaml", "train:\n  ? [a, b]\n  : 1\n", PSR_ERR_CONFIG,
+                    "complexkey.yaml:2:", "found a sequence as a key name");
+    EXPECT_FILE_ERR("pathmap.yaml", "data:\n  train: {a: b}\n", PSR_ERR_CONFIG,
+                    "pathmap.yaml:2:", "'data.train': found a mapping, allowed a path or a "
+                    "list of at most 256 paths");
+    EXPECT_FILE_ERR("pathitem.yaml", "data:\n  train:\n    - a.tsv\n    - [b.tsv]\n",
+                    PSR_ERR_CONFIG, "pathitem.yaml:4:", "'data.train' item 2: found a sequence");
+    EXPECT_FILE_ERR("pathempty.yaml", "data:\n  test:\n    - a.tsv\n    -\n    - c.tsv\n",
+                    PSR_ERR_CONFIG, "pathempty.yaml:", "'data.test' item 2: found an empty path");
+    EXPECT_FILE_ERR("pathnull.yaml", "data:\n  test: [a.tsv, null]\n", PSR_ERR_CONFIG,
+                    "pathnull.yaml:2:", "'data.test' item 2: found 'null', which YAML reads as "
+                    "empty, allowed a path (quote it");
+    EXPECT_FILE_ERR("pathtag.yaml", "data:\n  test: !x\n", PSR_ERR_CONFIG,
+                    "pathtag.yaml:2:", "'data.test': found an empty path");
+    EXPECT_FILE_ERR("pathquoted.yaml", "data:\n  test: \"\"\n", PSR_ERR_CONFIG,
+                    "pathquoted.yaml:2:", "'data.test': found an empty path");
+
+    /* names */
+    EXPECT_FILE_ERR("key.yaml", "train:\n  batch_size: 4\n\n  epoch: 3\n", PSR_ERR_CONFIG,
+                    "key.yaml:4: unknown key 'train.epoch' (allowed in section 'train': epochs, "
+                    "batch_size, max_staleness, max_steps, seed, progress_seconds); did you "
+                    "mean 'train.epochs'?");
+    EXPECT_FILE_ERR("key2.yaml", "train:\n  lr: 0.1\n", PSR_ERR_CONFIG, "key2.yaml:2:",
+                    "unknown key 'train.lr'", "did you mean 'optimizer.lr'?");
+    EXPECT_FILE_ERR("key3.yaml", "train:\n  zzzzzz: 0.1\n", PSR_ERR_CONFIG, "key3.yaml:2:",
+                    "unknown key 'train.zzzzzz' (allowed in section 'train': epochs");
+    EXPECT_FILE_ERR("sec.yaml", "cluster:\n  servers: 2\ntrian:\n  epochs: 3\n",
+                    PSR_ERR_CONFIG, "sec.yaml:3: unknown section 'trian' (allowed: cluster, "
+                    "data, model, optimizer, train, eval); did you mean 'train'?");
+    EXPECT_FILE_ERR("dotted.yaml", "train.epochs: 3\n", PSR_ERR_CONFIG, "dotted.yaml:1:",
+                    "unknown section 'train.epochs'", "nested");
+    EXPECT_FILE_ERR("dup.yaml", "train:\n  epochs: 2\n  batch_size: 4\n  epochs: 3\n",
+                    PSR_ERR_CONFIG, "dup.yaml:4: duplicate key 'train.epochs' (first set on line 2)");
+    EXPECT_FILE_ERR("dupsec.yaml", "train:\n  epochs: 2\nmodel:\n  dim: 4\ntrain:\n  seed: 3\n",
+                    PSR_ERR_CONFIG, "dupsec.yaml:5: duplicate section 'train' (first on line 1)");
+
+    /* YAML syntax */
+    EXPECT_FILE_ERR("syntax.yaml", "train:\n  epochs: 2\n  batch_size: [1, 2\nmodel:\n  dim: 3\n",
+                    PSR_ERR_CONFIG, "syntax.yaml:", "YAML syntax error:", "flow sequence");
+    EXPECT_FILE_ERR("syntax2.yaml", "train:\n  epochs: 2\n bad: 3\n", PSR_ERR_CONFIG,
+                    "syntax2.yaml:3: YAML syntax error:", "column");
+    EXPECT_FILE_ERR("tabs.yaml", "train:\n\tepochs: 2\n", PSR_ERR_CONFIG,
+                    "tabs.yaml:2: YAML syntax error", "indent with spaces");
+    EXPECT_FILE_ERR("utf8.yaml", "train:\n  epochs: 2\n  seed: \xff\n", PSR_ERR_CONFIG,
+                    "utf8.yaml:3: YAML syntax error", "0xff");
+    EXPECT_FILE_ERR("alias.yaml", "train:\n  epochs: *nope\n", PSR_ERR_CONFIG,
+                    "alias.yaml:2:", "YAML syntax error", "alias");
+    EXPECT_FILE_ERR("twodoc.yaml", "train:\n  epochs: 2\n---\nmodel:\n  dim: 3\n",
+                    PSR_ERR_CONFIG, "twodoc.yaml:3: a second YAML document starts here");
+
+    /* I/O */
+    {
+        cfg_t *c = new_cfg();
+        char missing[1024];
+        snprintf(missing, sizeof missing, "%s/does-not-exist.yaml", tmp_dir);
+        CHECK_INT(cfg_load_file(c, missing), PSR_ERR_IO);
+        CHECK_CONTAINS(psr_err_msg(), "does-not-exist.yaml: cannot open config file: "
+                                      "No such file or directory");
+        CHECK_INT(cfg_load_file(c, tmp_dir), PSR_ERR_IO);
+        CHECK_CONTAINS(psr_err_msg(), "cannot read config file: Is a directory");
+        free(c);
+    }
+
+    /* limits of path lists: 256 entries fine, 257 not; 1023 bytes fine, 1024 not */
+    {
+        size_t cap = 300 * 16 + 64, used = 0;
+        char *y = malloc(cap);
+        used += (size_t)snprintf(y + used, cap - used, "data:\n  train: [");
+        for (int i = 0; i < CFG_MAX_PATHS; i++)
+            used += (size_t)snprintf(y + used, cap - used, "%sf%d.tsv", i ? ", " : "", i);
+        snprintf(y + used, cap - used, "]\n");
+        cfg_t *c = new_cfg();
+        CHECK_INT(cfg_load_string(c, y, "max.yaml"), PSR_OK);
+        CHECK_INT(c->data.train.n, CFG_MAX_PATHS);
+        CHECK(strcmp(c->data.train.path[255], "f255.tsv") == 0);
+        snprintf(y + used, cap - used, ", one-more.tsv]\n");
+        EXPECT_FILE_ERR("toomany.yaml", y, PSR_ERR_CONFIG, "toomany.yaml:2:",
+                        "key 'data.train': found a list of 257 paths, allowed at most 256");
+        free(y);
+
+        char *longp = malloc(CFG_PATH_MAX + 64);
+        memset(longp, 'a', CFG_PATH_MAX + 64);
+        int pre = snprintf(longp, 64, "data:\n  test:\n    - ok.tsv\n    - ");
+        longp[pre] = 'a'; /* overwrite snprintf's NUL */
+        longp[pre + CFG_PATH_MAX - 1] = '\n';
+        longp[pre + CFG_PATH_MAX] = '\0'; /* a path of CFG_PATH_MAX - 1 bytes: fits */
+        CHECK_INT(cfg_load_string(c, longp, "long.yaml"), PSR_OK);
+        CHECK_INT((int)strlen(c->data.test.path[1]), CFG_PATH_MAX - 1);
+        longp[pre + CFG_PATH_MAX - 1] = 'a';
+        longp[pre + CFG_PATH_MAX] = '\n';
+        longp[pre + CFG_PATH_MAX + 1] = '\0'; /* CFG_PATH_MAX bytes: too long */
+        EXPECT_FILE_ERR("toolong.yaml", longp, PSR_ERR_CONFIG, "toolong.yaml:4:",
+                        "key 'data.test' item 2: found a path of 1024 bytes, allowed at most "
+                        "1023 bytes");
+        free(longp);
+        free(c);
+    }
+}
+
+static void test_set(void)
+{
+    cfg_t *c = new_cfg();
+    CHECK_INT(cfg_set(c, "train.epochs=7"), PSR_OK);
+    CHECK_INT(c->train.epochs, 7);
+    CHECK_INT(cfg_set(c, " train.epochs = 8 "), PSR_OK);
+    CHECK_INT(c->train.epochs, 8);
+    CHECK_INT(cfg_set(c, "optimizer.lr=1e-3"), PSR_OK);
+    CHECK(c->optimizer.lr == 1e-3);
+    CHECK_INT(cfg_set(c, "model.type=lr"), PSR_OK);
+    CHECK_INT(c->model.type, CFG_MODEL_LR);
+    CHECK_INT(cfg_set(c, "model.type='fm'"), PSR_OK);
+    CHECK_INT(c->model.type, CFG_MODEL_FM);
+    CHECK_INT(cfg_set(c, "train.seed=9223372036854775807"), PSR_OK);
+    CHECK(c->train.seed == UINT64_C(9223372036854775807));
+    CHECK_INT(cfg_set(c, "data.max_bad_rows=0"), PSR_OK);
+    CHECK_INT(c->data.max_bad_rows, 0);
+
+    /* lists: flow sequence, one scalar, empty */
+    CHECK_INT(cfg_set(c, "data.train=[a.tsv, b.tsv]"), PSR_OK);
+    CHECK_INT(c->data.train.n, 2);
+    CHECK(strcmp(c->data.train.path[0], "a.tsv") == 0);
+    CHECK(strcmp(c->data.train.path[1], "b.tsv") == 0);
+    CHECK_INT(cfg_set(c, "data.train=data/day_*.tsv"), PSR_OK);
+    CHECK_INT(c->data.train.n, 1);
+    CHECK(strcmp(c->data.train.path[0], "data/day_*.tsv") == 0);
+    CHECK(c->data.train.path[1][0] == '\0'); /* old entries cleared, not left behind */
+    CHECK_INT(cfg_set(c, "data.train=\"*.tsv\""), PSR_OK);
+    CHECK(strcmp(c->data.train.path[0], "*.tsv") == 0);
+    CHECK_INT(cfg_set(c, "data.test=[t1.tsv]"), PSR_OK);
+    CHECK_INT(c->data.test.n, 1);
+    CHECK_INT(cfg_set(c, "data.test=[]"), PSR_OK);
+    CHECK_INT(c->data.test.n, 0);
+    CHECK_INT(cfg_set(c, "data.test=t2.tsv"), PSR_OK);
+    CHECK_INT(cfg_set(c, "data.test="), PSR_OK);
+    CHECK_INT(c->data.test.n, 0);
+    CHECK_INT(cfg_set(c, "data.test=t2.tsv"), PSR_OK);
+    CHECK_INT(cfg_set(c, "data.test= ~ "), PSR_OK);
+    CHECK_INT(c->data.test.n, 0);
+    CHECK_INT(cfg_set(c, "data.test=null"), PSR_OK);
+    CHECK_INT(cfg_set(c, "data.test='null'"), PSR_OK); /* quoted: a file named null */
+    CHECK_INT(c->data.test.n, 1);
+    CHECK(strcmp(c->data.test.path[0], "null") == 0);
+    CHECK_INT(cfg_set(c, "data.test=a.tsv, b.tsv"), PSR_OK); /* no brackets: one path */
+    CHECK_INT(c->data.test.n, 1);
+    CHECK(strcmp(c->data.test.path[0], "a.tsv, b.tsv") == 0);
+    CHECK_INT(cfg_set(c, "data.test=-x.tsv"), PSR_OK);
+    CHECK(strcmp(c->data.test.path[0], "-x.tsv") == 0);
+    CHECK_INT(cfg_set(c, "data.train=a=b.tsv"), PSR_OK); /* split at the first '=' */
+    CHECK(strcmp(c->data.train.path[0], "a=b.tsv") == 0);
+    free(c);
+
+    /* --set after a file load overrides it */
+    c = new_cfg();
+    CHECK_INT(cfg_load_string(c, "train:\n  epochs: 3\n", "base.yaml"), PSR_OK);
+    CHECK_INT(cfg_set(c, "train.epochs=4"), PSR_OK);
+    CHECK_INT(c->train.epochs, 4);
+    CHECK(strcmp(c->source, "base.yaml") == 0);
+    free(c);
+
+    /* errors */
+    EXPECT_SET_ERR("train.epochs=x",
+                   "--set train.epochs=x: key 'train.epochs': found 'x', allowed an integer in "
+                   "[1, 1000000]");
+    {
+        cfg_t *e = new_cfg();
+        CHECK_INT(cfg_set(e, "train.epochs=x"), PSR_ERR_CONFIG);
+        CHECK(strcmp(psr_err_msg(), "--set train.epochs=x: key 'train.epochs': found 'x', "
+                                    "allowed an integer in [1, 1000000]") == 0);
+        free(e);
+    }
+    EXPECT_SET_ERR("train.epochs=0", "--set train.epochs=0: key 'train.epochs': found '0'");
+    EXPECT_SET_ERR("train.epochs=", "--set train.epochs=: key 'train.epochs': found an empty value");
+    EXPECT_SET_ERR("train.epochs=[1]", "found a sequence, allowed an integer in [1, 1000000]");
+    EXPECT_SET_ERR("train.epochs={a: 1}", "found a mapping");
+    EXPECT_SET_ERR("optimizer.beta2=1", "--set optimizer.beta2=1: key 'optimizer.beta2': "
+                   "found '1', allowed a number in [0, 1)");
+    EXPECT_SET_ERR("model.type=svm", "allowed one of: lr, fm");
+    EXPECT_SET_ERR("train.epochs", "--set train.epochs: expected section.key=value (no '=' found)");
+    EXPECT_SET_ERR("=3", "--set =3: expected section.key=value (empty key)");
+    EXPECT_SET_ERR("train.epoch=3", "--set train.epoch=3: unknown key 'train.epoch' (allowed in "
+                   "section 'train': epochs,", "did you mean 'train.epochs'?");
+    EXPECT_SET_ERR("trian.epochs=3", "--set trian.epochs=3: unknown section 'trian'",
+                   "did you mean 'train'?");
+    EXPECT_SET_ERR("epochs=3", "--set epochs=3: unknown key 'epochs' (keys are written "
+                   "section.key); did you mean 'train.epochs'?");
+    EXPECT_SET_ERR("data.train=[a.tsv, b.tsv", "--set data.train=[a.tsv, b.tsv: YAML syntax error");
+    EXPECT_SET_ERR("data.train=*.tsv", "--set data.train=*.tsv: YAML syntax error",
+                   "quote it as YAML: --set 'data.train=\"...\"'");
+    EXPECT_SET_ERR("data.train=[a.tsv, [b]]", "'data.train' item 2: found a sequence");
+    EXPECT_SET_ERR("train.epochs=2\n---\n3", "a second YAML document");
+    EXPECT_SET_ERR("data.test=#x.tsv", "--set data.test=#x.tsv: key 'data.test': found '#x.tsv', "
+                   "which YAML reads as an empty value");
+    EXPECT_SET_ERR("data.test=&x", "found '&x', which YAML reads as an empty value");
+    EXPECT_SET_ERR("data.test=!x", "key 'data.test': found an empty path");
+    EXPECT_SET_ERR("data.train=a: b", "key 'data.train': found a mapping");
+    EXPECT_SET_ERR("data.train=|x", "YAML syntax error");
+}
+
+static void test_validate(void)
+{
+    cfg_t *c = new_cfg();
+    CHECK_INT(cfg_load_string(c, "model:\n  dim: 4\n", "job.yaml"), PSR_OK);
+    CHECK_INT(cfg_validate(c), PSR_ERR_CONFIG);
+    CHECK_CONTAINS(psr_err_msg(), "data.train is empty; set data.train in the config file "
+                                  "(job.yaml) or with --set data.train=PATH");
+    CHECK_INT(cfg_set(c, "data.train=[a.tsv]"), PSR_OK);
+    CHECK_INT(cfg_validate(c), PSR_OK);
+
+    CHECK_INT(cfg_set(c, "cluster.servers=8"), PSR_OK);
+    CHECK_INT(cfg_set(c, "cluster.buckets=4"), PSR_OK);
+    CHECK_INT(cfg_validate(c), PSR_ERR_CONFIG);
+    CHECK_CONTAINS(psr_err_msg(), "cluster.buckets (4) is less than cluster.servers (8)");
+    CHECK_INT(cfg_set(c, "cluster.buckets=8"), PSR_OK);
+    CHECK_INT(cfg_validate(c), PSR_OK);
+
+    CHECK_INT(cfg_set(c, "eval.every_steps=100"), PSR_OK);
+    CHECK_INT(cfg_validate(c), PSR_ERR_CONFIG);
+    CHECK_CONTAINS(psr_err_msg(), "eval.every_steps is 100 but data.test is empty");
+    CHECK_INT(cfg_set(c, "data.test=t.tsv"), PSR_OK);
+    CHECK_INT(cfg_validate(c), PSR_OK);
+
+    /* a struct filled by code (or a corrupted broadcast) is range-checked too */
+    c->train.epochs = 0;
+    CHECK_INT(cfg_validate(c), PSR_ERR_CONFIG);
+    CHECK_CONTAINS(psr_err_msg(), "key 'train.epochs': found '0', allowed an integer in [1, 1000000]");
+    c->train.epochs = 1;
+    c->optimizer.lr = NAN;
+    CHECK_INT(cfg_validate(c), PSR_ERR_CONFIG);
+    CHECK_CONTAINS(psr_err_msg(), "key 'optimizer.lr'");
+    c->optimizer.lr = 0.01;
+    c->model.type = 7;
+    CHECK_INT(cfg_validate(c), PSR_ERR_CONFIG);
+    CHECK_CONTAINS(psr_err_msg(), "key 'model.type': found '7', allowed one of: lr, fm");
+    c->model.type = CFG_MODEL_LR;
+    c->data.test.n = CFG_MAX_PATHS + 1;
+    CHECK_INT(cfg_validate(c), PSR_ERR_CONFIG);
+    CHECK_CONTAINS(psr_err_msg(), "key 'data.test' holds 257 paths");
+    c->data.test.n = 1;
+    memset(c->data.train.path[0], 'x', CFG_PATH_MAX);
+    CHECK_INT(cfg_validate(c), PSR_ERR_CONFIG);
+    CHECK_CONTAINS(psr_err_msg(), "key 'data.train' item 1 is unterminated");
+    strcpy(c->data.train.path[0], "a.tsv");
+    CHECK_INT(cfg_validate(c), PSR_OK);
+    free(c);
+}
+
+static void test_pack(void)
+{
+    cfg_t *c = new_cfg(), *d = new_cfg();
+    CHECK_INT(cfg_load_string(c, full_yaml, "full.yaml"), PSR_OK);
+    CHECK(cfg_packed_size() >= sizeof(cfg_t));
+    unsigned char *buf = malloc(cfg_packed_size());
+    cfg_pack(c, buf);
+    cfg_unpack(d, buf);
+    CHECK(memcmp(c, d, sizeof *c) == 0);
+    CHECK(strcmp(d->source, "full.yaml") == 0);
+    CHECK_INT(d->data.train.n, 3);
+    CHECK(strcmp(d->data.train.path[1], "/data/with space/day_*.tsv.gz") == 0);
+    CHECK(d->train.seed == UINT64_C(9223372036854775807));
+    CHECK_INT(cfg_validate(d), PSR_OK);
+    /* same struct -> same bytes */
+    unsigned char *buf2 = malloc(cfg_packed_size());
+    cfg_pack(d, buf2);
+    CHECK(memcmp(buf, buf2, cfg_packed_size()) == 0);
+    free(buf);
+    free(buf2);
+    free(c);
+    free(d);
+}
+
+int main(void)
+{
+    const char *t = getenv("PSREC_TEST_TMP");
+    snprintf(tmp_dir, sizeof tmp_dir, "%s/test_config", t && t[0] ? t : "/tmp");
+    mkdir_p(tmp_dir);
+
+    test_defaults();
+    test_full_round_trip();
+    test_file_errors();
+    test_set();
+    test_validate();
+    test_pack();
+    CHECK_DONE();
+}

@@ -1,0 +1,77 @@
+/* test_table: the server's hash table and row initialisation (ps/table.h invariants). */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "hash.h"
+#include "table.h"
+
+int main(void)
+{
+    ps_table_t t;
+    const int W = 5;
+    ps_table_init(&t, W, 7, 0.1f, 10); /* tiny start: forces growth and rehashing */
+    const int64_t N = 200000;
+    for (int64_t i = 0; i < N; i++) {
+        uint64_t key = psr_mix64((uint64_t)i * 3 + 1);
+        int64_t r = ps_table_insert(&t, key);
+        CHECK_INT(r, i);
+        ps_table_w(&t, r)[0] = (float)i; /* mark the row */
+    }
+    CHECK_INT(t.n_rows, N);
+    CHECK(2 * (uint64_t)t.n_rows <= t.slot_mask + 1); /* at most half full */
+    int64_t bad = 0;
+    for (int64_t i = 0; i < N; i++) {
+        uint64_t key = psr_mix64((uint64_t)i * 3 + 1);
+        int64_t r = ps_table_find(&t, key);
+        if (r != i || ps_table_w(&t, r)[0] != (float)i) bad++;
+        if (ps_table_insert(&t, key) != i) bad++; /* insert of a present key finds it */
+    }
+    CHECK_INT(bad, 0);
+    CHECK_INT(t.n_rows, N);
+    CHECK_INT(ps_table_find(&t, psr_mix64(2)), -1); /* never inserted */
+
+    /* init: a function of (seed, key) only; linear weight 0; factors ~ N(0, std^2) */
+    float a[5], b[5];
+    ps_row_init(7, 12345, W, 0.1f, a);
+    ps_row_init(7, 12345, W, 0.1f, b);
+    CHECK(memcmp(a, b, sizeof a) == 0);
+    CHECK(a[0] == 0.0f);
+    ps_row_init(8, 12345, W, 0.1f, b);
+    CHECK(memcmp(a, b, sizeof a) != 0);
+    double s1 = 0, s2 = 0;
+    const int M = 20000;
+    for (int k = 0; k < M; k++) {
+        float w[2];
+        ps_row_init(1, (uint64_t)k, 2, 0.5f, w);
+        s1 += w[1];
+        s2 += (double)w[1] * w[1];
+    }
+    CHECK_NEAR(s1 / M, 0.0, 0.02, 0);
+    CHECK_NEAR(sqrt(s2 / M), 0.5, 0.02, 0);
+
+    /* a new row's weights are its initial value and its optimizer state is zero */
+    int64_t r = ps_table_insert(&t, 999999999999ULL);
+    float want[5];
+    ps_row_init(7, 999999999999ULL, W, 0.1f, want);
+    CHECK(memcmp(ps_table_w(&t, r), want, sizeof want) == 0);
+    CHECK(ps_table_m(&t, r)[3] == 0.0f && ps_table_v(&t, r)[4] == 0.0f && t.step[r] == 0);
+
+    /* digest: independent of insertion order and of how rows are split over tables */
+    ps_table_t x, y1, y2;
+    ps_table_init(&x, 3, 1, 0.1f, 4);
+    ps_table_init(&y1, 3, 1, 0.1f, 4);
+    ps_table_init(&y2, 3, 1, 0.1f, 4);
+    for (int k = 0; k < 1000; k++) ps_table_insert(&x, (uint64_t)k);
+    for (int k = 999; k >= 0; k--) ps_table_insert(k % 2 ? &y1 : &y2, (uint64_t)k);
+    CHECK(ps_table_digest(&x) == ps_table_digest(&y1) + ps_table_digest(&y2));
+    ps_table_m(&x, ps_table_find(&x, 5))[1] = 1e-3f; /* optimizer state counts */
+    CHECK(ps_table_digest(&x) != ps_table_digest(&y1) + ps_table_digest(&y2));
+
+    ps_table_free(&x);
+    ps_table_free(&y1);
+    ps_table_free(&y2);
+    ps_table_free(&t);
+    ps_table_free(&t); /* a freed table frees again harmlessly */
+    CHECK_DONE();
+}

@@ -1,0 +1,178 @@
+/* client: see client.h. */
+#include "client.h"
+
+#include <string.h>
+
+#include "log.h"
+#include "psr_error.h"
+#include "wire.h"
+
+void wk_client_init(wk_client_t *c, MPI_Comm comm, int n_servers, int width, size_t cap_keys)
+{
+    memset(c, 0, sizeof *c);
+    c->comm = comm;
+    MPI_Comm_rank(comm, &c->rank);
+    c->n_servers = n_servers;
+    c->width = width;
+    c->cap_keys = cap_keys;
+    size_t S = (size_t)n_servers;
+    c->pull_buf = psr_xcalloc(S, sizeof *c->pull_buf);
+    c->reply_buf = psr_xcalloc(S, sizeof *c->reply_buf);
+    c->push_buf = psr_xcalloc(S, sizeof *c->push_buf);
+    c->pull_req = psr_xmalloc(S * sizeof *c->pull_req);
+    c->reply_req = psr_xmalloc(S * sizeof *c->reply_req);
+    c->push_req = psr_xmalloc(S * sizeof *c->push_req);
+    size_t row = (size_t)width * sizeof(float);
+    for (size_t s = 0; s < S; s++) {
+        /* Buffers of one server could be smaller, but any server may own every key of a batch */
+        c->pull_buf[s] = psr_xmalloc(sizeof(wire_hdr_t) + cap_keys * sizeof(uint64_t));
+        c->reply_buf[s] = psr_xmalloc(sizeof(wire_hdr_t) + cap_keys * row);
+        c->push_buf[s] = psr_xmalloc(sizeof(wire_hdr_t) + cap_keys * (sizeof(uint64_t) + row));
+        c->pull_req[s] = c->reply_req[s] = c->push_req[s] = MPI_REQUEST_NULL;
+    }
+}
+
+void wk_client_free(wk_client_t *c)
+{
+    if (!c || !c->pull_buf) return;
+    for (int s = 0; s < c->n_servers; s++) {
+        free(c->pull_buf[s]);
+        free(c->reply_buf[s]);
+        free(c->push_buf[s]);
+    }
+    free(c->pull_buf);
+    free(c->reply_buf);
+    free(c->push_buf);
+    free(c->pull_req);
+    free(c->reply_req);
+    free(c->push_req);
+    memset(c, 0, sizeof *c);
+}
+
+void wk_client_pull_start(wk_client_t *c, const uint64_t *keys, const int64_t *off,
+                          float *rows, int64_t step)
+{
+    c->pull_off = off;
+    c->pull_rows = rows;
+    c->pull_step = step;
+    for (int s = 0; s < c->n_servers; s++) {
+        uint64_t n = (uint64_t)(off[s + 1] - off[s]);
+        c->pull_req[s] = c->reply_req[s] = MPI_REQUEST_NULL;
+        if (n == 0) continue;
+        size_t reply_bytes = sizeof(wire_hdr_t) + n * (size_t)c->width * sizeof(float);
+        MPI_Irecv(c->reply_buf[s], (int)reply_bytes, MPI_BYTE, s, WIRE_TAG_REPLY, c->comm,
+                  &c->reply_req[s]);
+        wire_hdr_t *h = (wire_hdr_t *)c->pull_buf[s];
+        wire_hdr_fill(h, WIRE_PULL, 0, c->rank, n * sizeof(uint64_t), step, n);
+        memcpy(h + 1, keys + off[s], n * sizeof(uint64_t));
+        MPI_Isend(h, (int)(sizeof *h + n * sizeof(uint64_t)), MPI_BYTE, s, WIRE_TAG_REQUEST,
+                  c->comm, &c->pull_req[s]);
+    }
+}
+
+int wk_client_pull_wait(wk_client_t *c)
+{
+    double t0 = psr_now();
+    MPI_Waitall(c->n_servers, c->pull_req, MPI_STATUSES_IGNORE);
+    int rc = PSR_OK;
+    for (int s = 0; s < c->n_servers; s++) {
+        uint64_t n = (uint64_t)(c->pull_off[s + 1] - c->pull_off[s]);
+        if (n == 0) continue;
+        MPI_Status st;
+        int count;
+        MPI_Wait(&c->reply_req[s], &st);
+        MPI_Get_count(&st, MPI_BYTE, &count);
+        if (rc != PSR_OK) continue;
+        rc = wire_check(c->reply_buf[s], (size_t)count, s, c->width);
+        const wire_hdr_t *h = (const wire_hdr_t *)c->reply_buf[s];
+        if (rc == PSR_OK && (h->type != WIRE_PULL_REPLY || h->count != n))
+            rc = PSR_ERR(PSR_ERR_WIRE, "reply from server %d: %s with %llu rows, expected "
+                                       "PULL_REPLY with %llu",
+                         s, wire_type_name(h->type), (unsigned long long)h->count,
+                         (unsigned long long)n);
+        if (rc == PSR_OK)
+            memcpy(c->pull_rows + (size_t)c->pull_off[s] * c->width, h + 1,
+                   n * (size_t)c->width * sizeof(float));
+    }
+    c->wait_seconds += psr_now() - t0;
+    return rc;
+}
+
+void wk_client_push_wait(wk_client_t *c)
+{
+    double t0 = psr_now();
+    MPI_Waitall(c->n_servers, c->push_req, MPI_STATUSES_IGNORE);
+    c->wait_seconds += psr_now() - t0;
+}
+
+void wk_client_push(wk_client_t *c, const uint64_t *keys, const float *grads,
+                    const int64_t *off, int64_t step)
+{
+    wk_client_push_wait(c);
+    const size_t row = (size_t)c->width * sizeof(float);
+    for (int s = 0; s < c->n_servers; s++) {
+        uint64_t n = (uint64_t)(off[s + 1] - off[s]);
+        c->push_req[s] = MPI_REQUEST_NULL;
+        if (n == 0) continue;
+        wire_hdr_t *h = (wire_hdr_t *)c->push_buf[s];
+        size_t payload = n * (sizeof(uint64_t) + row);
+        wire_hdr_fill(h, WIRE_PUSH, 0, c->rank, payload, step, n);
+        char *p = (char *)(h + 1);
+        memcpy(p, keys + off[s], n * sizeof(uint64_t));
+        memcpy(p + n * sizeof(uint64_t), grads + (size_t)off[s] * c->width, n * row);
+        MPI_Isend(h, (int)(sizeof *h + payload), MPI_BYTE, s, WIRE_TAG_REQUEST, c->comm,
+                  &c->push_req[s]);
+    }
+}
+
+void wk_client_clock(wk_client_t *c, int64_t finished_steps, int64_t examples, double loss_sum,
+                     uint32_t flags)
+{
+    struct {
+        wire_hdr_t h;
+        wire_clock_t c;
+    } m;
+    wire_hdr_fill(&m.h, WIRE_CLOCK, flags, c->rank, sizeof m.c, finished_steps, 0);
+    m.c.examples = examples;
+    m.c.loss_sum = loss_sum;
+    MPI_Send(&m, sizeof m, MPI_BYTE, 0, WIRE_TAG_REQUEST, c->comm);
+}
+
+static int64_t recv_grant(wk_client_t *c)
+{
+    wire_hdr_t g;
+    MPI_Status st;
+    int count;
+    double t0 = psr_now();
+    MPI_Recv(&g, sizeof g, MPI_BYTE, 0, WIRE_TAG_CLOCK, c->comm, &st);
+    c->wait_seconds += psr_now() - t0;
+    MPI_Get_count(&st, MPI_BYTE, &count);
+    if (wire_check(&g, (size_t)count, 0, c->width) != PSR_OK)
+        psr_die(1, "%s", psr_err_msg());
+    if (g.type != WIRE_CLOCK_GRANT)
+        psr_die(1, "clock reply from server 0 is %s, expected CLOCK_GRANT", wire_type_name(g.type));
+    return g.step;
+}
+
+int64_t wk_client_clock_wait(wk_client_t *c, int64_t need)
+{
+    wire_hdr_t h;
+    wire_hdr_fill(&h, WIRE_CLOCK_WAIT, 0, c->rank, 0, need, 0);
+    MPI_Send(&h, sizeof h, MPI_BYTE, 0, WIRE_TAG_REQUEST, c->comm);
+    return recv_grant(c);
+}
+
+void wk_client_clock_resume(wk_client_t *c, int64_t finished_steps)
+{
+    wk_client_clock(c, finished_steps, 0, 0.0, WIRE_CLOCK_F_RESUME);
+    (void)recv_grant(c);
+}
+
+void wk_client_shutdown(wk_client_t *c)
+{
+    wire_hdr_t h;
+    for (int s = 0; s < c->n_servers; s++) {
+        wire_hdr_fill(&h, WIRE_SHUTDOWN, 0, c->rank, 0, 0, 0);
+        MPI_Send(&h, sizeof h, MPI_BYTE, s, WIRE_TAG_REQUEST, c->comm);
+    }
+}

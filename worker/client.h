@@ -1,0 +1,57 @@
+/* client: the worker side of PULL and PUSH, split-phase so the trainer can overlap them
+ * with computation (start now, wait later).
+ *
+ * Invariants: at most one pull and one push are in flight; every buffer is allocated once
+ * for `cap_keys` keys per server. A pull's replies land in the trainer's rows array in the
+ * batch's server-grouped key order. */
+#ifndef PSR_WK_CLIENT_H
+#define PSR_WK_CLIENT_H
+
+#include <mpi.h>
+#include <stdint.h>
+
+typedef struct {
+    MPI_Comm comm;
+    int rank;
+    int n_servers;
+    int width;
+    size_t cap_keys;
+    char **pull_buf;        /* (n_servers) header + keys */
+    char **reply_buf;       /* (n_servers) header + rows */
+    char **push_buf;        /* (n_servers) header + keys + grads */
+    MPI_Request *pull_req;  /* (n_servers) */
+    MPI_Request *reply_req; /* (n_servers) */
+    MPI_Request *push_req;  /* (n_servers) */
+    const int64_t *pull_off;/* server offsets of the pull in flight */
+    float *pull_rows;       /* destination of the pull in flight */
+    int64_t pull_step;
+    double wait_seconds;    /* time blocked in pull/push waits */
+} wk_client_t;
+
+void wk_client_init(wk_client_t *c, MPI_Comm comm, int n_servers, int width, size_t cap_keys);
+void wk_client_free(wk_client_t *c); /* waits for nothing: call wk_client_push_wait first */
+
+/* Start pulling keys[off[s] .. off[s+1]) from each server s into rows (n, width).
+ * keys, off and rows must stay valid until wk_client_pull_wait returns. */
+void wk_client_pull_start(wk_client_t *c, const uint64_t *keys, const int64_t *off,
+                          float *rows, int64_t step);
+/* Wait for the pull in flight; checks each reply (PSR_OK or PSR_ERR_WIRE). */
+int wk_client_pull_wait(wk_client_t *c);
+
+/* Push grads (n, width) of keys grouped by off, after the previous push's sends finished
+ * (the buffers are reused). Returns at once; the server applies it when it arrives. */
+void wk_client_push(wk_client_t *c, const uint64_t *keys, const float *grads,
+                    const int64_t *off, int64_t step);
+/* Wait until the push's buffers are free. */
+void wk_client_push_wait(wk_client_t *c);
+
+/* Blocking small control messages to server 0 (CLOCK, CLOCK_WAIT, SHUTDOWN). */
+void wk_client_clock(wk_client_t *c, int64_t finished_steps, int64_t examples, double loss_sum,
+                     uint32_t flags);
+/* Ask server 0 until every active worker has finished `need` steps; returns its answer. */
+int64_t wk_client_clock_wait(wk_client_t *c, int64_t need);
+/* A RESUME clock: blocks until server 0 acknowledges it. */
+void wk_client_clock_resume(wk_client_t *c, int64_t finished_steps);
+void wk_client_shutdown(wk_client_t *c);
+
+#endif
