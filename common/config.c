@@ -7,17 +7,21 @@
  *     that replaces the caller's only on success.
  *  2. Values are never clamped or coerced. Integers are decimal `[-+]?[0-9]+` (no 0x, octal,
  *     exponent, fraction or '_'); numbers are finite decimal floats (no nan/inf/hex); enum
- *     names match exactly; a path list is a sequence of strings or one string.
+ *     names match exactly; a path list is a sequence of strings or one string; an integer
+ *     list is a sequence of integers or one integer; a single path is one string, where an
+ *     empty value or "" means "none".
  *  3. A message is one line, "<where>: <what>", where <where> is "file:LINE" (1-based, from
  *     libyaml marks) or "--set key=value". Echoed user text is truncated and its control
  *     characters replaced, so a message never spans lines.
  *  4. cfg_print's output, read back by cfg_load_string, yields the same struct (doubles are
  *     printed with the fewest digits, at most 17, that parse back to the same bits).
- *  5. Path entries are zero-filled past their NUL, so equal configs have equal bytes. */
+ *  5. Path entries are zero-filled past their NUL and integer lists past their n, so equal
+ *     configs have equal bytes. */
 #include "config.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -35,6 +39,8 @@ typedef enum {
     CT_DOUBLE, /* double field, bounds in .d, each bound open or closed */
     CT_ENUM,   /* int field holding an index into names[] */
     CT_PATHS,  /* cfg_paths_t field */
+    CT_INTS,   /* cfg_ints_t field: item bounds in .i, length bounds in min_len/max_len */
+    CT_PATH,   /* char[CFG_PATH_MAX] field: one path, "" = none (the default) */
     CT_COUNT
 } cfg_type_t;
 
@@ -48,46 +54,87 @@ typedef struct {
     const char *name;                   /* "section.key" */
     cfg_type_t type;
     cfg_num_t min, max;                 /* allowed range (enums: index range) */
-    cfg_num_t def;                      /* default (enums: index; paths: empty list) */
+    cfg_num_t def;                      /* default (enums: index; paths: empty list; path: "") */
     unsigned char open_min, open_max;   /* doubles: bound excluded from the range */
     const char *const *names;           /* enums: value names, n_names of them */
     int n_names;
+    int min_len, max_len;               /* integer lists: allowed number of items */
+    const int *def_ints;                /* integer lists: default items, n_def_ints of them */
+    int n_def_ints;
     size_t offset;                      /* of the field in cfg_t */
 } cfg_key_t;
 
-enum cfg_section { SEC_CLUSTER, SEC_DATA, SEC_MODEL, SEC_OPTIMIZER, SEC_TRAIN, SEC_EVAL, SEC_COUNT };
-static const char *const cfg_sections[] = {"cluster", "data", "model", "optimizer", "train", "eval"};
+enum cfg_section {
+    SEC_CLUSTER, SEC_DATA, SEC_MODEL, SEC_OPTIMIZER, SEC_TRAIN, SEC_EVAL, SEC_CHECKPOINT, SEC_COUNT
+};
+static const char *const cfg_sections[] = {"cluster", "data",  "model",     "optimizer",
+                                           "train",   "eval", "checkpoint"};
 _Static_assert(sizeof cfg_sections / sizeof cfg_sections[0] == SEC_COUNT, "cfg_sections");
 
-static const char *const model_names[] = {"lr", "fm"};
+static const char *const model_names[] = {"lr", "fm", "deepfm", "dlrm"};
 _Static_assert(sizeof model_names / sizeof model_names[0] == CFG_MODEL_TYPE_COUNT, "model_names");
 static const char *const format_names[] = {"criteo"};
 _Static_assert(sizeof format_names / sizeof format_names[0] == CFG_FORMAT_COUNT, "format_names");
 static const char *const int_mode_names[] = {"bucket", "dense"};
 _Static_assert(sizeof int_mode_names / sizeof int_mode_names[0] == CFG_INT_MODE_COUNT,
                "int_mode_names");
+static const char *const dense_sync_names[] = {"ps", "allreduce"};
+_Static_assert(sizeof dense_sync_names / sizeof dense_sync_names[0] == CFG_DENSE_SYNC_COUNT,
+               "dense_sync_names");
+static const char *const decay_names[] = {"none", "linear", "cosine"};
+_Static_assert(sizeof decay_names / sizeof decay_names[0] == CFG_DECAY_COUNT, "decay_names");
+
+/* Defaults of the integer lists. */
+static const int mlp_default[] = {400, 400, 400};
+static const int bottom_mlp_default[] = {512, 256, 16};
+static const int top_mlp_default[] = {512, 256, 1};
 
 /* offsetof(cfg_t, f) that refuses to compile unless field f has exactly type T, so a row can
- * never write an int64_t into an int. */
+ * never write an int64_t into an int. CFG_OFF_ARRAY does the same for an array field, whose
+ * address keeps the array's length in its type (T is an array typedef). */
 #define CFG_OFF(f, T) _Generic(((cfg_t *)0)->f, T: offsetof(cfg_t, f))
+#define CFG_OFF_ARRAY(f, T) _Generic(&((cfg_t *)0)->f, T *: offsetof(cfg_t, f))
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+/* 0, or a compile error when cond is false; for checks inside an initializer. */
+#define CFG_REQUIRE(cond) (0 * (int)sizeof(char[(cond) ? 1 : -1]))
+
+typedef char cfg_path_buf_t[CFG_PATH_MAX];
 
 #define KEY_INT(k, f, lo, hi, dflt)                                                             \
-    { k, CT_INT, {.i = (lo)}, {.i = (hi)}, {.i = (dflt)}, 0, 0, NULL, 0, CFG_OFF(f, int) }
+    { .name = k, .type = CT_INT, .min = {.i = (lo)}, .max = {.i = (hi)}, .def = {.i = (dflt)},  \
+      .offset = CFG_OFF(f, int) }
 #define KEY_I64(k, f, lo, hi, dflt)                                                             \
-    { k, CT_INT64, {.i = (lo)}, {.i = (hi)}, {.i = (dflt)}, 0, 0, NULL, 0, CFG_OFF(f, int64_t) }
+    { .name = k, .type = CT_INT64, .min = {.i = (lo)}, .max = {.i = (hi)},                      \
+      .def = {.i = (dflt)}, .offset = CFG_OFF(f, int64_t) }
 #define KEY_U64(k, f, lo, hi, dflt)                                                             \
-    { k, CT_UINT64, {.u = (lo)}, {.u = (hi)}, {.u = (dflt)}, 0, 0, NULL, 0, CFG_OFF(f, uint64_t) }
+    { .name = k, .type = CT_UINT64, .min = {.u = (lo)}, .max = {.u = (hi)},                     \
+      .def = {.u = (dflt)}, .offset = CFG_OFF(f, uint64_t) }
 /* lb is '[' or '(' and rb is ']' or ')', as the interval is written in the docs */
 #define KEY_DBL(k, f, lb, lo, hi, rb, dflt)                                                     \
-    { k, CT_DOUBLE, {.d = (lo)}, {.d = (hi)}, {.d = (dflt)}, (lb) == '(', (rb) == ')', NULL, 0,   \
-      CFG_OFF(f, double) }
-#define KEY_ENUM(k, f, names, dflt)                                                             \
-    { k, CT_ENUM, {.i = 0}, {.i = (int64_t)N_OF(names) - 1}, {.i = (dflt)}, 0, 0, names,        \
-      (int)N_OF(names), CFG_OFF(f, int) }
-#define KEY_PATHS(k, f)                                                                      \
-    { k, CT_PATHS, {.i = 0}, {.i = CFG_MAX_PATHS}, {.i = 0}, 0, 0, NULL, 0,                  \
-      CFG_OFF(f, cfg_paths_t) }
+    { .name = k, .type = CT_DOUBLE, .min = {.d = (lo)}, .max = {.d = (hi)},                     \
+      .def = {.d = (dflt)}, .open_min = (lb) == '(', .open_max = (rb) == ')',                   \
+      .offset = CFG_OFF(f, double) }
+#define KEY_ENUM(k, f, names_, dflt)                                                            \
+    { .name = k, .type = CT_ENUM, .min = {.i = 0}, .max = {.i = (int64_t)N_OF(names_) - 1},      \
+      .def = {.i = (dflt)}, .names = names_, .n_names = (int)N_OF(names_),                      \
+      .offset = CFG_OFF(f, int) }
+#define KEY_PATHS(k, f)                                                                         \
+    { .name = k, .type = CT_PATHS, .min = {.i = 0}, .max = {.i = CFG_MAX_PATHS},                \
+      .offset = CFG_OFF(f, cfg_paths_t) }
+/* Items in [lo, hi] (within int), between minlen and maxlen of them (at most CFG_MAX_INTS);
+ * dflt is a static int array whose length must itself be allowed. Checked at compile time. */
+#define KEY_INTS(k, f, lo, hi, minlen, maxlen, dflt)                                            \
+    { .name = k, .type = CT_INTS,                                                               \
+      .min = {.i = (lo) + CFG_REQUIRE((lo) >= INT_MIN && (lo) <= (hi))},                        \
+      .max = {.i = (hi) + CFG_REQUIRE((hi) <= INT_MAX)},                                        \
+      .min_len = (minlen) + CFG_REQUIRE(0 <= (minlen) && (minlen) <= (maxlen)),                 \
+      .max_len = (maxlen) + CFG_REQUIRE((maxlen) <= CFG_MAX_INTS),                              \
+      .def_ints = dflt,                                                                         \
+      .n_def_ints = (int)N_OF(dflt) +                                                           \
+                    CFG_REQUIRE((int)N_OF(dflt) >= (minlen) && (int)N_OF(dflt) <= (maxlen)),    \
+      .offset = CFG_OFF(f, cfg_ints_t) }
+#define KEY_PATH(k, f)                                                                          \
+    { .name = k, .type = CT_PATH, .offset = CFG_OFF_ARRAY(f, cfg_path_buf_t) }
 
 #define I64_2P62 (INT64_C(1) << 62)
 
@@ -107,6 +154,10 @@ static const cfg_key_t cfg_keys[] = {
     KEY_ENUM("model.type", model.type, model_names, CFG_MODEL_FM),
     KEY_INT("model.dim", model.dim, 1, 1024, 8),
     KEY_DBL("model.init_std", model.init_std, '[', 0.0, 10.0, ']', 0.01),
+    KEY_INTS("model.mlp", model.mlp, 1, 65536, 0, CFG_MAX_INTS, mlp_default),
+    KEY_INTS("model.bottom_mlp", model.bottom_mlp, 1, 65536, 1, CFG_MAX_INTS, bottom_mlp_default),
+    KEY_INTS("model.top_mlp", model.top_mlp, 1, 65536, 1, CFG_MAX_INTS, top_mlp_default),
+    KEY_DBL("model.dropout", model.dropout, '[', 0.0, 1.0, ')', 0.0),
 
     KEY_DBL("optimizer.lr", optimizer.lr, '(', 0.0, 100.0, ']', 0.01),
     KEY_DBL("optimizer.beta1", optimizer.beta1, '[', 0.0, 1.0, ')', 0.9),
@@ -114,6 +165,10 @@ static const cfg_key_t cfg_keys[] = {
     KEY_DBL("optimizer.eps", optimizer.eps, '(', 0.0, 1.0, ']', 1e-8),
     KEY_DBL("optimizer.weight_decay", optimizer.weight_decay, '[', 0.0, 1.0, ']', 0.0),
     KEY_DBL("optimizer.clip_norm", optimizer.clip_norm, '[', 0.0, 1e12, ']', 0.0),
+    KEY_I64("optimizer.warmup_steps", optimizer.warmup_steps, 0, I64_2P62, 0),
+    KEY_ENUM("optimizer.decay", optimizer.decay, decay_names, CFG_DECAY_NONE),
+    KEY_I64("optimizer.decay_steps", optimizer.decay_steps, 0, I64_2P62, 0),
+    KEY_DBL("optimizer.min_lr_ratio", optimizer.min_lr_ratio, '[', 0.0, 1.0, ']', 0.0),
 
     KEY_INT("train.epochs", train.epochs, 1, 1000000, 1),
     KEY_INT("train.batch_size", train.batch_size, 1, 1048576, 1024),
@@ -121,8 +176,16 @@ static const cfg_key_t cfg_keys[] = {
     KEY_I64("train.max_steps", train.max_steps, 0, I64_2P62, 0),
     KEY_U64("train.seed", train.seed, 0, (uint64_t)INT64_MAX, 1),
     KEY_DBL("train.progress_seconds", train.progress_seconds, '[', 0.1, 86400.0, ']', 5.0),
+    KEY_ENUM("train.dense_sync", train.dense_sync, dense_sync_names, CFG_DENSE_ALLREDUCE),
+    KEY_INT("train.dense_pull_every", train.dense_pull_every, 1, 1000000, 1),
 
     KEY_I64("eval.every_steps", eval.every_steps, 0, I64_2P62, 0),
+
+    KEY_PATH("checkpoint.dir", checkpoint.dir),
+    KEY_I64("checkpoint.every_steps", checkpoint.every_steps, 0, I64_2P62, 0),
+    KEY_DBL("checkpoint.every_seconds", checkpoint.every_seconds, '[', 0.0, 1e9, ']', 0.0),
+    KEY_INT("checkpoint.keep", checkpoint.keep, 1, 1000000, 3),
+    KEY_INT("checkpoint.level", checkpoint.level, 0, 9, 1),
 };
 #define N_KEYS N_OF(cfg_keys)
 
@@ -308,7 +371,23 @@ static void key_allowed(const cfg_key_t *k, char *buf, size_t n)
         snprintf(buf, n, "a path or a list of at most %d paths, each shorter than %d bytes",
                  CFG_MAX_PATHS, CFG_PATH_MAX);
         break;
+    case CT_INTS:
+        snprintf(buf, n, "an integer or a list of %d to %d integers, each in [%" PRId64 ", %"
+                 PRId64 "]", k->min_len, k->max_len, k->min.i, k->max.i);
+        break;
+    case CT_PATH:
+        snprintf(buf, n, "a path shorter than %d bytes, or \"\" for none", CFG_PATH_MAX);
+        break;
     }
+}
+
+/* The row that checks one item of integer list k: a CT_INT with the same bounds, so items
+ * are parsed and described exactly like an int key ("an integer in [1, 65536]"). */
+static cfg_key_t item_key(const cfg_key_t *k)
+{
+    cfg_key_t e = *k;
+    e.type = CT_INT;
+    return e;
 }
 
 static int key_in_range(const cfg_key_t *k, cfg_num_t v)
@@ -325,6 +404,8 @@ static int key_in_range(const cfg_key_t *k, cfg_num_t v)
         if (!(k->open_min ? v.d > k->min.d : v.d >= k->min.d)) return 0;
         return k->open_max ? v.d < k->max.d : v.d <= k->max.d;
     case CT_PATHS:
+    case CT_INTS:
+    case CT_PATH:
     case CT_COUNT:
         break;
     }
@@ -341,6 +422,8 @@ static cfg_num_t key_get(const cfg_t *c, const cfg_key_t *k)
     case CT_UINT64: v.u = *CFIELD(c, k, uint64_t); break;
     case CT_DOUBLE: v.d = *CFIELD(c, k, double); break;
     case CT_PATHS:
+    case CT_INTS:
+    case CT_PATH:
     case CT_COUNT: break;
     }
     return v;
@@ -356,6 +439,8 @@ static void key_put(cfg_t *c, const cfg_key_t *k, cfg_num_t v)
     case CT_UINT64: *FIELD(c, k, uint64_t) = v.u; break;
     case CT_DOUBLE: *FIELD(c, k, double) = v.d; break;
     case CT_PATHS:
+    case CT_INTS:
+    case CT_PATH:
     case CT_COUNT: break;
     }
 }
@@ -374,6 +459,8 @@ static void key_format(const cfg_t *c, const cfg_key_t *k, char *buf, size_t n)
         else snprintf(buf, n, "%" PRId64, v.i);
         break;
     case CT_PATHS:
+    case CT_INTS:
+    case CT_PATH:
     case CT_COUNT: buf[0] = '\0'; break;
     }
 }
@@ -451,6 +538,8 @@ static int key_parse(const cfg_key_t *k, const char *s, size_t len, cfg_num_t *v
             }
         return 0;
     case CT_PATHS:
+    case CT_INTS:
+    case CT_PATH:
     case CT_COUNT:
         break;
     }
@@ -552,11 +641,105 @@ static int apply_path(const ld_t *ld, const cfg_key_t *k, const yaml_node_t *n, 
     return PSR_OK;
 }
 
+/* One item (scalar `n`, or anything else for an error) of integer list k into *dst; `item` is
+ * the 1-based list position, 0 for a lone scalar. */
+static int apply_int_item(const ld_t *ld, const cfg_key_t *k, const yaml_node_t *n, int item,
+                          int *dst)
+{
+    char where[64] = "", found[128], allowed[160];
+    cfg_key_t e = item_key(k);
+    cfg_num_t v;
+    if (item) snprintf(where, sizeof where, " item %d", item);
+    if (n && n->type == YAML_SCALAR_NODE &&
+        key_parse(&e, (const char *)n->data.scalar.value, n->data.scalar.length, &v)) {
+        *dst = (int)v.i;
+        return PSR_OK;
+    }
+    node_found(n, found, sizeof found);
+    key_allowed(&e, allowed, sizeof allowed);
+    return ld_fail(ld, node_line(n), "key '%s'%s: %s, allowed %s", k->name, where, found,
+                   allowed);
+}
+
+/* "an empty list", "a list of 1 integer", "a list of 17 integers". */
+static void describe_count(char *buf, size_t n, ptrdiff_t count)
+{
+    if (count == 0) snprintf(buf, n, "an empty list");
+    else snprintf(buf, n, "a list of %td integer%s", count, count == 1 ? "" : "s");
+}
+
+/* Node n (NULL: empty value) as the value of integer-list key k, into *L. */
+static int apply_ints(ld_t *ld, yaml_document_t *doc, const cfg_key_t *k, const yaml_node_t *n,
+                      cfg_ints_t *L)
+{
+    char found[64], allowed[200];
+    ptrdiff_t count = 0;
+    memset(L, 0, sizeof *L);
+    if (node_is_null(n)) /* "key:", "key: ~": the empty list */
+        count = 0;
+    else if (n->type == YAML_SCALAR_NODE)
+        count = 1;
+    else if (n->type == YAML_SEQUENCE_NODE)
+        count = n->data.sequence.items.top - n->data.sequence.items.start;
+    else {
+        key_allowed(k, allowed, sizeof allowed);
+        return ld_fail(ld, node_line(n), "key '%s': found %s, allowed %s", k->name,
+                       node_kind(n), allowed);
+    }
+    if (count > k->max_len) {
+        describe_count(found, sizeof found, count);
+        return ld_fail(ld, node_line(n), "key '%s': found %s, allowed at most %d", k->name,
+                       found, k->max_len);
+    }
+    if (count == 1 && n->type == YAML_SCALAR_NODE) {
+        PSR_FORWARD(apply_int_item(ld, k, n, 0, &L->v[0]));
+    } else {
+        for (ptrdiff_t i = 0; i < count; i++) {
+            const yaml_node_t *item = yaml_document_get_node(doc, n->data.sequence.items.start[i]);
+            PSR_FORWARD(apply_int_item(ld, k, item, (int)i + 1, &L->v[i]));
+        }
+    }
+    if (count < k->min_len) {
+        describe_count(found, sizeof found, count);
+        return ld_fail(ld, node_line(n), "key '%s': found %s, allowed at least %d integer%s",
+                       k->name, found, k->min_len, k->min_len == 1 ? "" : "s");
+    }
+    L->n = (int)count;
+    return PSR_OK;
+}
+
+/* Node n (NULL: empty value) as the value of single-path key k, into dst[CFG_PATH_MAX].
+ * "key:", "key: ~" and "key: \"\"" are the empty path ("none"). A tag with no value ("!x")
+ * is refused: it is not written as empty, and would silently turn the feature off. */
+static int apply_single_path(const ld_t *ld, const cfg_key_t *k, const yaml_node_t *n,
+                             char *dst)
+{
+    char allowed[160];
+    memset(dst, 0, CFG_PATH_MAX);
+    if (node_is_null(n)) return PSR_OK;
+    if (n->type != YAML_SCALAR_NODE) {
+        key_allowed(k, allowed, sizeof allowed);
+        return ld_fail(ld, node_line(n), "key '%s': found %s, allowed %s", k->name,
+                       node_kind(n), allowed);
+    }
+    if (n->data.scalar.length == 0) {
+        if (n->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
+            n->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE)
+            return PSR_OK;
+        key_allowed(k, allowed, sizeof allowed);
+        return ld_fail(ld, node_line(n), "key '%s': found a tag with no value, allowed %s",
+                       k->name, allowed);
+    }
+    return apply_path(ld, k, n, 0, dst);
+}
+
 /* Node n (NULL: empty value) as the value of key k, into c. */
 static int apply_value(ld_t *ld, yaml_document_t *doc, const cfg_key_t *k,
                        const yaml_node_t *n, cfg_t *c)
 {
     char found[128], allowed[160];
+    if (k->type == CT_INTS) return apply_ints(ld, doc, k, n, FIELD(c, k, cfg_ints_t));
+    if (k->type == CT_PATH) return apply_single_path(ld, k, n, FIELD(c, k, char));
     if (k->type == CT_PATHS) {
         cfg_paths_t *p = FIELD(c, k, cfg_paths_t);
         memset(p, 0, sizeof *p);
@@ -814,9 +997,18 @@ static int load_text(cfg_t *c, const char *text, size_t len, const char *name)
 
 void cfg_defaults(cfg_t *c)
 {
-    memset(c, 0, sizeof *c); /* also zeroes padding and path tails (invariant 5) */
-    for (size_t i = 0; i < N_KEYS; i++)
-        if (cfg_keys[i].type != CT_PATHS) key_put(c, &cfg_keys[i], cfg_keys[i].def);
+    memset(c, 0, sizeof *c); /* also zeroes padding, path tails and list tails (invariant 5);
+                                path lists start empty and single paths "" */
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const cfg_key_t *k = &cfg_keys[i];
+        if (k->type == CT_INTS) {
+            cfg_ints_t *L = FIELD(c, k, cfg_ints_t);
+            L->n = k->n_def_ints;
+            memcpy(L->v, k->def_ints, (size_t)k->n_def_ints * sizeof *L->v);
+        } else {
+            key_put(c, k, k->def); /* no-op for path lists and single paths */
+        }
+    }
 }
 
 #define CFG_FILE_MAX (16u << 20) /* bytes; a config is a few KB, this catches a wrong path */
@@ -925,6 +1117,26 @@ int cfg_validate(const cfg_t *c)
                                    j + 1, p->path[j][0] ? "unterminated" : "empty", CFG_PATH_MAX);
             continue;
         }
+        if (k->type == CT_INTS) {
+            const cfg_ints_t *L = CFIELD(c, k, cfg_ints_t);
+            if (L->n < k->min_len || L->n > k->max_len)
+                return PSR_ERR(PSR_ERR_CONFIG, "invalid config: key '%s' holds %d integers, "
+                               "allowed %d to %d", k->name, L->n, k->min_len, k->max_len);
+            cfg_key_t e = item_key(k);
+            for (int j = 0; j < L->n; j++)
+                if (!key_in_range(&e, (cfg_num_t){.i = L->v[j]})) {
+                    key_allowed(&e, allowed, sizeof allowed);
+                    return PSR_ERR(PSR_ERR_CONFIG, "invalid config: key '%s' item %d: found "
+                                   "'%d', allowed %s", k->name, j + 1, L->v[j], allowed);
+                }
+            continue;
+        }
+        if (k->type == CT_PATH) {
+            if (!memchr(CFIELD(c, k, char), '\0', CFG_PATH_MAX))
+                return PSR_ERR(PSR_ERR_CONFIG, "invalid config: key '%s' is unterminated, "
+                               "allowed a path shorter than %d bytes", k->name, CFG_PATH_MAX);
+            continue;
+        }
         if (!key_in_range(k, key_get(c, k))) {
             key_format(c, k, found, sizeof found);
             key_allowed(k, allowed, sizeof allowed);
@@ -950,6 +1162,46 @@ int cfg_validate(const cfg_t *c)
         return PSR_ERR(PSR_ERR_CONFIG, "invalid config: eval.every_steps is %" PRId64 " but "
                        "data.test is empty; set data.test (or --set data.test=PATH), or set "
                        "eval.every_steps to 0", c->eval.every_steps);
+
+    /* DLRM: the bottom MLP turns the dense features into one more embedding-sized vector that
+     * enters the pairwise dot products, and the top MLP ends in the click logit. */
+    if (c->model.type == CFG_MODEL_DLRM) {
+        int bottom = c->model.bottom_mlp.v[c->model.bottom_mlp.n - 1];
+        int top = c->model.top_mlp.v[c->model.top_mlp.n - 1];
+        if (bottom != c->model.dim)
+            return PSR_ERR(PSR_ERR_CONFIG, "invalid config: model.bottom_mlp ends in %d but "
+                           "model.dim is %d; with model.type dlrm the bottom MLP's last width "
+                           "must equal model.dim (its output is one more embedding); change "
+                           "the last item of model.bottom_mlp or model.dim", bottom,
+                           c->model.dim);
+        if (top != 1)
+            return PSR_ERR(PSR_ERR_CONFIG, "invalid config: model.top_mlp ends in %d; with "
+                           "model.type dlrm its last width must be 1 (the click logit); end "
+                           "model.top_mlp with 1", top);
+    }
+    if (c->optimizer.decay != CFG_DECAY_NONE && c->optimizer.decay_steps == 0 &&
+        c->train.max_steps == 0)
+        return PSR_ERR(PSR_ERR_CONFIG, "invalid config: optimizer.decay is %s but "
+                       "optimizer.decay_steps and train.max_steps are both 0, so the decay has "
+                       "no end; set optimizer.decay_steps (or train.max_steps), or set "
+                       "optimizer.decay to none", decay_names[c->optimizer.decay]);
+    if (c->optimizer.decay_steps > 0 && c->optimizer.warmup_steps > 0 &&
+        c->optimizer.decay_steps <= c->optimizer.warmup_steps)
+        return PSR_ERR(PSR_ERR_CONFIG, "invalid config: optimizer.decay_steps (%" PRId64 ") "
+                       "must exceed optimizer.warmup_steps (%" PRId64 "): the decay runs from "
+                       "the end of the warmup to step optimizer.decay_steps",
+                       c->optimizer.decay_steps, c->optimizer.warmup_steps);
+    if (!c->checkpoint.dir[0] && c->checkpoint.every_steps > 0)
+        return PSR_ERR(PSR_ERR_CONFIG, "invalid config: checkpoint.every_steps is %" PRId64 " "
+                       "but checkpoint.dir is empty; set checkpoint.dir (or --set "
+                       "checkpoint.dir=PATH), or set checkpoint.every_steps to 0",
+                       c->checkpoint.every_steps);
+    if (!c->checkpoint.dir[0] && c->checkpoint.every_seconds > 0) {
+        fmt_double(found, sizeof found, c->checkpoint.every_seconds);
+        return PSR_ERR(PSR_ERR_CONFIG, "invalid config: checkpoint.every_seconds is %s but "
+                       "checkpoint.dir is empty; set checkpoint.dir (or --set "
+                       "checkpoint.dir=PATH), or set checkpoint.every_seconds to 0", found);
+    }
     return PSR_OK;
 }
 
@@ -990,6 +1242,15 @@ void cfg_print(const cfg_t *c, FILE *f)
                     print_quoted(f, p->path[j]);
                 }
                 fputs("]\n", f);
+            } else if (k->type == CT_INTS) {
+                const cfg_ints_t *L = CFIELD(c, k, cfg_ints_t);
+                fputc('[', f);
+                for (int j = 0; j < L->n && j < CFG_MAX_INTS; j++)
+                    fprintf(f, "%s%d", j ? ", " : "", L->v[j]);
+                fputs("]\n", f);
+            } else if (k->type == CT_PATH) {
+                print_quoted(f, CFIELD(c, k, char));
+                fputc('\n', f);
             } else {
                 key_format(c, k, buf, sizeof buf);
                 fprintf(f, "%s\n", buf);
@@ -1001,6 +1262,16 @@ void cfg_print(const cfg_t *c, FILE *f)
 const char *cfg_model_name(int type)
 {
     return type >= 0 && type < CFG_MODEL_TYPE_COUNT ? model_names[type] : "unknown";
+}
+
+const char *cfg_enum_name(const char *key, int value)
+{
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const cfg_key_t *k = &cfg_keys[i];
+        if (k->type != CT_ENUM || strcmp(k->name, key) != 0) continue;
+        return value >= 0 && value < k->n_names ? k->names[value] : "unknown";
+    }
+    return NULL;
 }
 
 size_t cfg_packed_size(void) { return sizeof(cfg_t); }

@@ -6,7 +6,9 @@
  *  1. Every key has a default; cfg_defaults() yields a valid config except for data.train.
  *  2. Unknown sections/keys, wrong types, out-of-range values and duplicate keys are errors,
  *     never clamped. Messages name the file, line and key, what was found and what is allowed.
- *  3. cfg_pack/cfg_unpack round-trip exactly (same bytes -> same struct). */
+ *  3. cfg_pack/cfg_unpack round-trip exactly (same bytes -> same struct).
+ *  4. Unused tails (path bytes past the NUL, int-list entries past n) are zero, so equal
+ *     configs have equal bytes. */
 #ifndef PSR_CONFIG_H
 #define PSR_CONFIG_H
 
@@ -14,7 +16,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
-enum cfg_model_type { CFG_MODEL_LR, CFG_MODEL_FM, CFG_MODEL_TYPE_COUNT };
+enum cfg_model_type {
+    CFG_MODEL_LR,     /* logistic regression */
+    CFG_MODEL_FM,     /* factorization machine */
+    CFG_MODEL_DEEPFM, /* FM plus an MLP over the concatenated factors (model.mlp) */
+    CFG_MODEL_DLRM,   /* DLRM: bottom MLP on dense features, dot interactions, top MLP */
+    CFG_MODEL_TYPE_COUNT
+};
 enum cfg_data_format { CFG_FORMAT_CRITEO, CFG_FORMAT_COUNT };
 /* How the 13 Criteo integer columns enter the model (docs/CONFIG.md). */
 enum cfg_int_mode {
@@ -22,15 +30,29 @@ enum cfg_int_mode {
     CFG_INT_DENSE,  /* one key per field with value log(1 + max(x, 0)) */
     CFG_INT_MODE_COUNT
 };
+/* How the dense (MLP) weights of deepfm/dlrm are kept consistent across workers. */
+enum cfg_dense_sync {
+    CFG_DENSE_PS,        /* held by the servers: pushed and pulled like embedding rows */
+    CFG_DENSE_ALLREDUCE, /* replicated on every worker; gradients all-reduced each step */
+    CFG_DENSE_SYNC_COUNT
+};
+/* Learning-rate schedule after the warmup (docs/CONFIG.md, optimizer). */
+enum cfg_decay { CFG_DECAY_NONE, CFG_DECAY_LINEAR, CFG_DECAY_COSINE, CFG_DECAY_COUNT };
 
 #define CFG_MAX_PATHS 256   /* entries of data.train / data.test */
 #define CFG_PATH_MAX 1024   /* bytes per entry, NUL included */
 #define CFG_SOURCE_MAX 1024 /* bytes of the config file name kept for messages */
+#define CFG_MAX_INTS 16     /* entries of an integer list (model.mlp, ...) */
 
 typedef struct {
     int n;                             /* entries used */
     char path[CFG_MAX_PATHS][CFG_PATH_MAX]; /* paths or glob patterns, as written */
 } cfg_paths_t;
+
+typedef struct {
+    int n;                /* entries used */
+    int v[CFG_MAX_INTS];  /* v[0, n) as written; v[n, CFG_MAX_INTS) are 0 */
+} cfg_ints_t;
 
 typedef struct {
     char source[CFG_SOURCE_MAX]; /* file the config came from ("" for defaults only) */
@@ -46,9 +68,16 @@ typedef struct {
         int64_t max_bad_rows;/* malformed rows tolerated per worker; [0, 2^62], default 100 */
     } data;
     struct {
-        int type;        /* enum cfg_model_type; "lr" | "fm", default "fm" */
-        int dim;         /* FM factor dimension; [1, 1024], default 8 */
+        int type;        /* enum cfg_model_type; "lr" | "fm" | "deepfm" | "dlrm", default "fm" */
+        int dim;         /* FM factor / embedding dimension; [1, 1024], default 8 */
         double init_std; /* std of the initial factors; [0, 10], default 0.01 */
+        cfg_ints_t mlp;        /* deepfm: MLP hidden widths; 0 to 16 items, each [1, 65536],
+                                  default [400, 400, 400] */
+        cfg_ints_t bottom_mlp; /* dlrm: bottom MLP widths; 1 to 16 items, each [1, 65536],
+                                  default [512, 256, 16]; last == dim for dlrm */
+        cfg_ints_t top_mlp;    /* dlrm: top MLP widths; 1 to 16 items, each [1, 65536],
+                                  default [512, 256, 1]; last == 1 for dlrm */
+        double dropout;  /* drop rate of hidden MLP activations in training; [0, 1), default 0 */
     } model;
     struct {
         double lr;           /* Adam step size; (0, 100], default 0.01 */
@@ -57,6 +86,11 @@ typedef struct {
         double eps;          /* (0, 1], default 1e-8 */
         double weight_decay; /* decoupled L2 factor per update; [0, 1], default 0 */
         double clip_norm;    /* global-norm clip of a batch gradient; 0 = off; [0, 1e12], default 0 */
+        int64_t warmup_steps;/* steps over which the lr rises linearly to lr; [0, 2^62], default 0 */
+        int decay;           /* enum cfg_decay; "none" (default) | "linear" | "cosine" */
+        int64_t decay_steps; /* step at which decay reaches min_lr_ratio * lr; 0 = train.max_steps;
+                                [0, 2^62], default 0 */
+        double min_lr_ratio; /* final lr as a fraction of lr; [0, 1], default 0 */
     } optimizer;
     struct {
         int epochs;             /* passes over data.train; [1, 1000000], default 1 */
@@ -65,10 +99,19 @@ typedef struct {
         int64_t max_steps;      /* stop after this many steps per worker; 0 = no limit; [0, 2^62], default 0 */
         uint64_t seed;          /* seeds parameter init and every RNG; [0, 2^63), default 1 */
         double progress_seconds;/* seconds between progress lines; [0.1, 86400], default 5 */
+        int dense_sync;         /* enum cfg_dense_sync; "ps" | "allreduce" (default) */
+        int dense_pull_every;   /* dense_sync ps: pull dense weights every N steps; [1, 1000000], default 1 */
     } train;
     struct {
         int64_t every_steps; /* evaluate on data.test every N worker steps; 0 = only at the end; [0, 2^62], default 0 */
     } eval;
+    struct {
+        char dir[CFG_PATH_MAX]; /* checkpoint directory, as written; "" (default) = checkpoints off */
+        int64_t every_steps;    /* checkpoint every N worker steps; 0 = not by steps; [0, 2^62], default 0 */
+        double every_seconds;   /* checkpoint every N seconds; 0 = not by time; [0, 1e9], default 0 */
+        int keep;               /* complete checkpoints kept, older ones deleted; [1, 1000000], default 3 */
+        int level;              /* zlib compression level of checkpoint files; [0, 9], default 1 */
+    } checkpoint;
 } cfg_t;
 
 /* Fill `c` with every default (data.train left empty). */
@@ -83,7 +126,8 @@ int cfg_load_file(cfg_t *c, const char *path);
 int cfg_load_string(cfg_t *c, const char *yaml, const char *name);
 
 /* Apply one "--set section.key=value" override. The value is parsed as a YAML scalar or
- * flow sequence ("[a.tsv, b.tsv]"); a scalar given for a path list is a one-element list.
+ * flow sequence ("[a.tsv, b.tsv]", "[64, 32]"); a scalar given for a path list or an integer
+ * list is a one-element list.
  * Errors name the override: "--set train.epochs=x: key 'train.epochs': found 'x', ...". */
 int cfg_set(cfg_t *c, const char *assignment);
 
@@ -93,8 +137,13 @@ int cfg_validate(const cfg_t *c);
 /* Write the effective config as YAML (every key, lists in flow style) to `f`. */
 void cfg_print(const cfg_t *c, FILE *f);
 
-/* Name of a model type for messages ("fm"). */
+/* Name of a model type for messages ("fm"); "unknown" when out of range. */
 const char *cfg_model_name(int type);
+
+/* Name of `value` of enum key `key` ("section.key"), as written in YAML:
+ * cfg_enum_name("train.dense_sync", CFG_DENSE_PS) is "ps". Returns "unknown" when the value is
+ * out of range and NULL when `key` is not an enum key (a caller's bug). Static storage. */
+const char *cfg_enum_name(const char *key, int value);
 
 /* Flat byte image for MPI_Bcast: cfg_t is plain data, so this is a copy; kept as functions
  * so the image can become versioned without touching callers. */

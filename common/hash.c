@@ -83,7 +83,9 @@ uint64_t psr_rng_below(psr_rng_t *r, uint64_t n)
     return x % n;
 }
 
-uint64_t psr_digest_update(uint64_t digest, const void *data, size_t len)
+uint64_t psr_row_digest(uint64_t key, const float *floats, size_t n_floats, int64_t step)
 {
-    return psr_hash_bytes(data, len, digest);
+    uint64_t h = psr_hash_bytes(&key, sizeof key, 0x70737265ULL);
+    h = psr_hash_bytes(floats, n_floats * sizeof *floats, h);
+    return psr_hash_bytes(&step, sizeof step, h);
 }

@@ -56,7 +56,9 @@ double psr_rng_normal(psr_rng_t *r);
 /* Uniform integer in [0, n), n > 0, without modulo bias. */
 uint64_t psr_rng_below(psr_rng_t *r, uint64_t n);
 
-/* CRC-free digest helper: fold `len` bytes into a running 64-bit digest. */
-uint64_t psr_digest_update(uint64_t digest, const void *data, size_t len);
+/* Digest of one parameter row: its key, its floats (weights, then optimizer state, as
+ * stored) and its optimizer step. The digest of a model is the wrapping sum of its rows'
+ * digests (plus those of its dense blocks), so it ignores row order and placement. */
+uint64_t psr_row_digest(uint64_t key, const float *floats, size_t n_floats, int64_t step);
 
 #endif

@@ -8,6 +8,7 @@
 static const char *const type_names[] = {
     "NONE",       "PULL",       "PULL_REPLY", "PUSH",  "PULL_DENSE",  "PUSH_DENSE",  "CLOCK",
     "CLOCK_WAIT", "CLOCK_GRANT", "CKPT",      "STATS", "STATS_REPLY", "SHUTDOWN",
+    "PULL_DENSE_REPLY",
 };
 _Static_assert(sizeof type_names / sizeof type_names[0] == WIRE_TYPE_COUNT, "type_names");
 
@@ -64,6 +65,9 @@ int wire_check(const void *buf, size_t n_bytes, int source, int width)
     case WIRE_PULL: want = n * 8u; break;
     case WIRE_PULL_REPLY: want = n * row; break;
     case WIRE_PUSH: want = n * (8u + row); break;
+    case WIRE_PULL_DENSE: want = n * 8u; break;
+    case WIRE_PULL_DENSE_REPLY: want = n * 4u * WIRE_DENSE_BLOCK; break;
+    case WIRE_PUSH_DENSE: want = n * (8u + 4u * WIRE_DENSE_BLOCK); break;
     case WIRE_CLOCK: want = sizeof(wire_clock_t); break;
     case WIRE_STATS_REPLY: want = sizeof(wire_stats_t); break;
     case WIRE_CLOCK_WAIT:

@@ -10,14 +10,22 @@
  *       PULL        n uint64 keys                                 -> n*8 bytes
  *       PULL_REPLY  n rows of W float32, in the order of the keys  -> n*W*4 bytes
  *       PUSH        n uint64 keys, then n rows of W float32 grads  -> n*(8+4W) bytes
+ *       PULL_DENSE  n uint64 dense block ids                        -> n*8 bytes
+ *       PULL_DENSE_REPLY  n blocks of WIRE_DENSE_BLOCK float32       -> n*B*4 bytes
+ *       PUSH_DENSE  n uint64 block ids, then n blocks of gradients  -> n*(8+4B) bytes;
+ *                   flag WIRE_DENSE_F_INIT: the floats are initial values, to be stored,
+ *                   and the server acknowledges with an empty PULL_DENSE_REPLY
  *       CLOCK       wire_clock_t (a worker finished hdr.step steps) -> sizeof(wire_clock_t)
  *       CLOCK_WAIT  none: the worker wants every worker to have finished hdr.step steps
  *       CLOCK_GRANT none: hdr.step = the slowest worker's finished step count now
  *       STATS_REPLY wire_stats_t
  *       SHUTDOWN    none: this worker sends no more requests
- *     Every key of a PULL or PUSH must belong to a bucket the receiving server owns.
- *  4. Tags: requests to a server use WIRE_TAG_REQUEST, pull replies WIRE_TAG_REPLY, clock
- *     grants WIRE_TAG_CLOCK. No other tags are used on the parameter-server communicator.
+ *     Every key of a PULL or PUSH must belong to a bucket the receiving server owns; every
+ *     dense block id b of a PULL_DENSE or PUSH_DENSE must satisfy b mod n_servers == server and
+ *     b < the number of dense blocks of the model.
+ *  4. Tags: requests to a server use WIRE_TAG_REQUEST, pull replies WIRE_TAG_REPLY, dense
+ *     replies and acknowledgements WIRE_TAG_DENSE_REPLY, clock grants WIRE_TAG_CLOCK. No other
+ *     tags are used on the parameter-server communicator.
  *  5. Messages from one sender to one server are handled in the order sent (MPI's
  *     non-overtaking rule with a single request tag); the determinism of one worker at
  *     staleness 0 depends on it. */
@@ -35,15 +43,19 @@ enum wire_tag {
     WIRE_TAG_REQUEST = 7100,
     WIRE_TAG_REPLY = 7101,
     WIRE_TAG_CLOCK = 7102,
+    WIRE_TAG_DENSE_REPLY = 7103,
 };
+
+/* Dense parameters travel in blocks of this many floats (the last block zero-padded). */
+#define WIRE_DENSE_BLOCK 4096
 
 enum wire_type {
     WIRE_NONE = 0,
     WIRE_PULL,
     WIRE_PULL_REPLY,
     WIRE_PUSH,
-    WIRE_PULL_DENSE, /* reserved: dense parameters on servers */
-    WIRE_PUSH_DENSE, /* reserved */
+    WIRE_PULL_DENSE,
+    WIRE_PUSH_DENSE,
     WIRE_CLOCK,
     WIRE_CLOCK_WAIT,
     WIRE_CLOCK_GRANT,
@@ -51,12 +63,15 @@ enum wire_type {
     WIRE_STATS,
     WIRE_STATS_REPLY,
     WIRE_SHUTDOWN,
+    WIRE_PULL_DENSE_REPLY,
     WIRE_TYPE_COUNT
 };
 
 /* hdr.flags for WIRE_CLOCK */
 #define WIRE_CLOCK_F_DONE 1u   /* the worker ran out of data for this epoch: do not wait for it */
 #define WIRE_CLOCK_F_RESUME 2u /* the worker starts a new epoch at hdr.step; reply with a grant */
+/* hdr.flags for WIRE_PUSH_DENSE */
+#define WIRE_DENSE_F_INIT 1u
 
 typedef struct {
     uint32_t magic;

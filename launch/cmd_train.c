@@ -17,6 +17,8 @@
 #include "config.h"
 #include "log.h"
 #include "psr_error.h"
+#include "net.h"
+#include "schedule.h"
 #include "server.h"
 #include "trainer.h"
 #include "wire.h"
@@ -35,6 +37,17 @@ static void train_help(FILE *f)
             "output: progress lines from rank 0, `eval:` lines, per-server figures, and\n"
             "  result: auc=A logloss=L examples=N seconds=T examples_per_sec=R\n"
             "exit status: 0 on success, 2 for a bad command line or config, 1 for a failed run.\n");
+}
+
+/* Dense blocks the servers hold: in `ps` mode, those of the model the workers build. */
+static int64_t dense_blocks(const cfg_t *c)
+{
+    if (c->train.dense_sync != CFG_DENSE_PS) return 0;
+    wk_net_t net;
+    if (wk_net_init(&net, c, 1) != PSR_OK) psr_die(2, "%s", psr_err_msg());
+    int64_t n = net.n_blocks;
+    wk_net_free(&net);
+    return n;
 }
 
 static void abort_hook(int status)
@@ -74,6 +87,12 @@ static int setup(int argc, char **argv, cfg_t *c, int n_ranks)
         if (!strcmp(argv[i], "--set")) PSR_FORWARD(cfg_set(c, argv[++i]));
         else if (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) i++;
     PSR_FORWARD(cfg_validate(c));
+    {   /* the layer widths are checked by the model itself: build it once here so a bad
+         * model.mlp is a config error on rank 0, not a failure on every worker */
+        wk_net_t net;
+        PSR_FORWARD(wk_net_init(&net, c, 1));
+        wk_net_free(&net);
+    }
     PSR_RETURN_IF(n_ranks < c->cluster.servers + 1, PSR_ERR_CONFIG,
                   "%s: key 'cluster.servers' is %d but mpirun started %d rank%s; psrec needs "
                   "cluster.servers + at least 1 worker, so run with -np %d or more, or lower "
@@ -142,12 +161,14 @@ int cmd_train(int argc, char **argv)
         ps_server_opts_t o = {
             .n_servers = S,
             .n_workers = W,
-            .width = c->model.type == CFG_MODEL_FM ? 1 + c->model.dim : 1,
+            .width = c->model.type == CFG_MODEL_LR ? 1 : 1 + c->model.dim,
             .n_buckets = (uint32_t)c->cluster.buckets,
             .seed = c->train.seed,
             .init_std = (float)c->model.init_std,
             .adam = {(float)c->optimizer.lr, (float)c->optimizer.beta1, (float)c->optimizer.beta2,
                      (float)c->optimizer.eps, (float)c->optimizer.weight_decay},
+            .schedule = psr_schedule_of(c),
+            .n_dense_blocks = dense_blocks(c),
             .progress_seconds = c->train.progress_seconds,
             .expect_rows = 1 << 16,
         };

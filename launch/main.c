@@ -16,6 +16,7 @@ static const struct {
 } commands[] = {
     {"train", cmd_train, "train a model under mpirun: psrec train -c FILE.yaml [--set k=v ...]"},
     {"gen", cmd_gen, "write synthetic Criteo-format logs from a planted model, with its optimum"},
+    {"ckpt", cmd_ckpt, "check or describe a checkpoint: psrec ckpt verify|inspect DIR"},
 };
 
 static void usage(FILE *f)

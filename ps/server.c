@@ -14,6 +14,7 @@ typedef struct {
     MPI_Comm comm;
     int rank;
     ps_table_t table;
+    ps_table_t dense; /* dense blocks owned here: key = block id, width WIRE_DENSE_BLOCK */
     char *rbuf; /* request buffer */
     size_t rcap;
     char *sbuf; /* reply buffer */
@@ -78,22 +79,85 @@ static int handle_pull(server_t *s, const wire_hdr_t *h, int source)
     return PSR_OK;
 }
 
+/* Adam on each row of `keys` in table t with gradients g (count, t->width) at the rate of
+ * the sender's step. */
+static void apply(server_t *s, ps_table_t *t, const uint64_t *keys, const float *g,
+                  uint64_t count, int64_t step)
+{
+    const int W = t->width;
+    const float lr = (float)(s->o->adam.lr * psr_lr_scale(&s->o->schedule, step));
+    s->n_push++;
+    for (uint64_t i = 0; i < count; i++) {
+        int64_t r = ps_table_insert(t, keys[i]);
+        int64_t n = ++t->step[r];
+        t->last[r] = s->n_push;
+        psr_adam_update(&s->o->adam, lr, n, ps_table_w(t, r), ps_table_m(t, r), ps_table_v(t, r),
+                        g + i * (size_t)W, W);
+    }
+}
+
 static int handle_push(server_t *s, const wire_hdr_t *h, int source)
 {
     const uint64_t *keys = (const uint64_t *)(s->rbuf + sizeof *h);
-    const float *g = (const float *)(keys + h->count);
-    const int W = s->o->width;
     PSR_FORWARD(check_owned(s, keys, h->count, source));
-    s->n_push++;
-    for (uint64_t i = 0; i < h->count; i++) {
-        int64_t r = ps_table_insert(&s->table, keys[i]);
-        int64_t t = ++s->table.step[r];
-        s->table.last[r] = s->n_push;
-        ps_adam_update(&s->o->adam, s->o->adam.lr, t, ps_table_w(&s->table, r),
-                       ps_table_m(&s->table, r), ps_table_v(&s->table, r), g + i * (size_t)W, W);
-    }
+    apply(s, &s->table, keys, (const float *)(keys + h->count), h->count, h->step);
     s->st.pushes++;
     s->st.keys_pushed += (int64_t)h->count;
+    return PSR_OK;
+}
+
+static int check_dense_ids(server_t *s, const uint64_t *ids, uint64_t n, int source)
+{
+    for (uint64_t i = 0; i < n; i++)
+        PSR_RETURN_IF(ids[i] >= (uint64_t)s->o->n_dense_blocks ||
+                          ids[i] % (uint64_t)s->o->n_servers != (uint64_t)s->rank,
+                      PSR_ERR_WIRE,
+                      "dense message from rank %d: block %llu is not one of server %d's (the model "
+                      "has %lld dense blocks over %d servers)",
+                      source, (unsigned long long)ids[i], s->rank,
+                      (long long)s->o->n_dense_blocks, s->o->n_servers);
+    return PSR_OK;
+}
+
+static int dense_reply(server_t *s, int source, const uint64_t *ids, uint64_t n, int64_t step)
+{
+    size_t bytes = sizeof(wire_hdr_t) + n * WIRE_DENSE_BLOCK * sizeof(float);
+    ensure(&s->sbuf, &s->scap, bytes);
+    wire_hdr_t *rh = (wire_hdr_t *)s->sbuf;
+    wire_hdr_fill(rh, WIRE_PULL_DENSE_REPLY, 0, s->rank, bytes - sizeof *rh, step, n);
+    float *out = (float *)(rh + 1);
+    for (uint64_t i = 0; i < n; i++) {
+        int64_t r = ps_table_find(&s->dense, ids[i]);
+        float *dst = out + i * (size_t)WIRE_DENSE_BLOCK;
+        if (r >= 0)
+            memcpy(dst, ps_table_w(&s->dense, r), WIRE_DENSE_BLOCK * sizeof *dst);
+        else
+            memset(dst, 0, WIRE_DENSE_BLOCK * sizeof *dst);
+    }
+    int rc = MPI_Send(s->sbuf, (int)bytes, MPI_BYTE, source, WIRE_TAG_DENSE_REPLY, s->comm);
+    PSR_RETURN_IF(rc != MPI_SUCCESS, PSR_ERR_MPI, "server %d: dense reply to rank %d failed",
+                  s->rank, source);
+    return PSR_OK;
+}
+
+static int handle_dense(server_t *s, const wire_hdr_t *h, int source)
+{
+    const uint64_t *ids = (const uint64_t *)(s->rbuf + sizeof *h);
+    PSR_RETURN_IF(s->o->n_dense_blocks == 0, PSR_ERR_WIRE,
+                  "%s message from rank %d, but this model keeps no dense parameters on servers",
+                  wire_type_name(h->type), source);
+    PSR_FORWARD(check_dense_ids(s, ids, h->count, source));
+    if (h->type == WIRE_PULL_DENSE) return dense_reply(s, source, ids, h->count, h->step);
+    const float *g = (const float *)(ids + h->count);
+    if (h->flags & WIRE_DENSE_F_INIT) {
+        for (uint64_t i = 0; i < h->count; i++) {
+            int64_t r = ps_table_insert(&s->dense, ids[i]);
+            memcpy(ps_table_w(&s->dense, r), g + i * (size_t)WIRE_DENSE_BLOCK,
+                   WIRE_DENSE_BLOCK * sizeof(float));
+        }
+        return dense_reply(s, source, ids, 0, h->step); /* acknowledgement */
+    }
+    apply(s, &s->dense, ids, g, h->count, h->step);
     return PSR_OK;
 }
 
@@ -188,6 +252,8 @@ int ps_server_run(const ps_server_opts_t *o, MPI_Comm comm, wire_stats_t *stats)
     s.comm = comm;
     MPI_Comm_rank(comm, &s.rank);
     ps_table_init(&s.table, o->width, o->seed, o->init_std, o->expect_rows);
+    ps_table_init(&s.dense, WIRE_DENSE_BLOCK, 0, 0.0f,
+                  o->n_dense_blocks / o->n_servers + 1);
     s.clock = psr_xcalloc((size_t)o->n_workers, sizeof *s.clock);
     s.done = psr_xcalloc((size_t)o->n_workers, sizeof *s.done);
     s.waiting = psr_xmalloc((size_t)o->n_workers * sizeof *s.waiting);
@@ -217,6 +283,8 @@ int ps_server_run(const ps_server_opts_t *o, MPI_Comm comm, wire_stats_t *stats)
         switch (h.type) {
         case WIRE_PULL: rc = handle_pull(&s, &h, source); break;
         case WIRE_PUSH: rc = handle_push(&s, &h, source); break;
+        case WIRE_PULL_DENSE:
+        case WIRE_PUSH_DENSE: rc = handle_dense(&s, &h, source); break;
         case WIRE_CLOCK:
         case WIRE_CLOCK_WAIT: rc = handle_clock(&s, &h, source); break;
         case WIRE_SHUTDOWN:
@@ -233,10 +301,11 @@ int ps_server_run(const ps_server_opts_t *o, MPI_Comm comm, wire_stats_t *stats)
     }
     if (rc == PSR_OK && s.rank == 0 && s.prog_examples > 0) progress(&s, 1);
     s.st.rows = s.table.n_rows;
-    s.st.digest = ps_table_digest(&s.table);
-    s.st.bytes = ps_table_bytes(&s.table);
+    s.st.digest = ps_table_digest(&s.table) + ps_table_digest(&s.dense);
+    s.st.bytes = ps_table_bytes(&s.table) + ps_table_bytes(&s.dense);
     *stats = s.st;
     ps_table_free(&s.table);
+    ps_table_free(&s.dense);
     free(s.rbuf);
     free(s.sbuf);
     free(s.clock);

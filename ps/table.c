@@ -21,7 +21,7 @@ int ps_table_init(ps_table_t *t, int width, uint64_t seed, float init_std, int64
     t->width = width;
     t->seed = seed;
     t->init_std = init_std;
-    t->cap_rows = expect_rows > 1024 ? expect_rows : 1024;
+    t->cap_rows = expect_rows > 0 ? expect_rows : 1;
     t->keys = psr_xmalloc((size_t)t->cap_rows * sizeof *t->keys);
     t->data = psr_xmalloc((size_t)t->cap_rows * 3u * (size_t)width * sizeof *t->data);
     t->step = psr_xmalloc((size_t)t->cap_rows * sizeof *t->step);
@@ -113,13 +113,8 @@ void ps_row_init(uint64_t seed, uint64_t key, int width, float init_std, float *
 uint64_t ps_table_digest(const ps_table_t *t)
 {
     uint64_t sum = 0;
-    size_t row_bytes = 3u * (size_t)t->width * sizeof(float);
-    for (int64_t r = 0; r < t->n_rows; r++) {
-        uint64_t h = psr_hash_bytes(&t->keys[r], sizeof t->keys[r], 0x70737265ULL);
-        h = psr_hash_bytes(ps_table_w(t, r), row_bytes, h);
-        h = psr_hash_bytes(&t->step[r], sizeof t->step[r], h);
-        sum += h; /* addition commutes: the digest ignores row order and placement */
-    }
+    for (int64_t r = 0; r < t->n_rows; r++) /* addition commutes: order does not matter */
+        sum += psr_row_digest(t->keys[r], ps_table_w(t, r), 3u * (size_t)t->width, t->step[r]);
     return sum;
 }
 

@@ -4,7 +4,7 @@ source "$(dirname "$0")/lib.sh"
 ROWS=20000 TEST_ROWS=2000 gen_data
 cp data/train.tsv dirty.tsv
 sed -i '101s/^./7/; 205s/\t/ /; 3001s/^.*$/1\tx/' dirty.tsv  # label 7, 39 fields, 2 fields
-base_cfg job.yaml
+EPOCHS=1 ROWS=20000 WORKERS=2 base_cfg job.yaml
 sed -i "s#train: \[.*\]#train: [$WORK/dirty.tsv]#" job.yaml
 mpi 120 3 -- train -c job.yaml --set data.max_bad_rows=3 > ok.out 2> ok.err ||
   fail "3 bad rows with max_bad_rows=3 failed: $(tail ok.err)"

@@ -2,7 +2,7 @@
 # same parameter digest and the same metrics; a different seed changes the digest.
 source "$(dirname "$0")/lib.sh"
 ROWS=60000 TEST_ROWS=10000 gen_data
-STALENESS=0 base_cfg job.yaml
+STALENESS=0 ROWS=60000 base_cfg job.yaml
 for i in 1 2; do
   mpi 120 2 -- train -c job.yaml --set train.max_steps=80 > run$i.out 2> run$i.err ||
     fail "run $i failed: $(tail -n 20 run$i.err)"

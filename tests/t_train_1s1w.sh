@@ -8,8 +8,8 @@ check_auc fm.out 0.01
 grep -q '^psrec\[0 server\]: progress: step=' fm.out || fail "no progress line"
 ok "progress lines"
 ex=$(field examples result: fm.out)
-[ "$ex" -eq "${ROWS:-300000}" ] || fail "trained on $ex examples, expected ${ROWS:-300000}"
-ok "one epoch = every training row once ($ex)"
+[ "$ex" -eq 2000000 ] || fail "trained on $ex examples, expected 2 epochs x 1000000"
+ok "two epochs = every training row twice ($ex)"
 grep -q "^psrec\[1 worker\]: eval: step=" fm.out || fail "no eval line"
 ok "eval line"
 

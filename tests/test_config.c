@@ -129,6 +129,52 @@ static void test_defaults(void)
     CHECK(strcmp(cfg_model_name(CFG_MODEL_LR), "lr") == 0);
     CHECK(strcmp(cfg_model_name(CFG_MODEL_FM), "fm") == 0);
     CHECK(strcmp(cfg_model_name(CFG_MODEL_TYPE_COUNT), "unknown") == 0);
+    CHECK(strcmp(cfg_model_name(CFG_MODEL_DEEPFM), "deepfm") == 0);
+    CHECK(strcmp(cfg_model_name(CFG_MODEL_DLRM), "dlrm") == 0);
+    CHECK(strcmp(cfg_model_name(-1), "unknown") == 0);
+
+    /* the keys added with DeepFM/DLRM, schedules and checkpoints */
+    static const int mlp[] = {400, 400, 400}, bottom[] = {512, 256, 16}, top[] = {512, 256, 1};
+    CHECK_INT(c->model.mlp.n, 3);
+    CHECK(memcmp(c->model.mlp.v, mlp, sizeof mlp) == 0);
+    CHECK_INT(c->model.bottom_mlp.n, 3);
+    CHECK(memcmp(c->model.bottom_mlp.v, bottom, sizeof bottom) == 0);
+    CHECK_INT(c->model.top_mlp.n, 3);
+    CHECK(memcmp(c->model.top_mlp.v, top, sizeof top) == 0);
+    for (int i = 3; i < CFG_MAX_INTS; i++) /* tails are zero (invariant 4) */
+        CHECK(c->model.mlp.v[i] == 0 && c->model.bottom_mlp.v[i] == 0 && c->model.top_mlp.v[i] == 0);
+    CHECK(c->model.dropout == 0.0);
+    CHECK_INT(c->train.dense_sync, CFG_DENSE_ALLREDUCE);
+    CHECK_INT(c->train.dense_pull_every, 1);
+    CHECK_INT(c->optimizer.warmup_steps, 0);
+    CHECK_INT(c->optimizer.decay, CFG_DECAY_NONE);
+    CHECK_INT(c->optimizer.decay_steps, 0);
+    CHECK(c->optimizer.min_lr_ratio == 0.0);
+    CHECK(c->checkpoint.dir[0] == '\0');
+    {
+        static const char zeros[CFG_PATH_MAX];
+        CHECK(memcmp(c->checkpoint.dir, zeros, CFG_PATH_MAX) == 0);
+    }
+    CHECK_INT(c->checkpoint.every_steps, 0);
+    CHECK(c->checkpoint.every_seconds == 0.0);
+    CHECK_INT(c->checkpoint.keep, 3);
+    CHECK_INT(c->checkpoint.level, 1);
+
+    /* enum names for every enum key; "unknown" out of range; NULL for a non-enum key */
+    CHECK(strcmp(cfg_enum_name("model.type", CFG_MODEL_LR), "lr") == 0);
+    CHECK(strcmp(cfg_enum_name("model.type", CFG_MODEL_DLRM), "dlrm") == 0);
+    CHECK(strcmp(cfg_enum_name("data.format", CFG_FORMAT_CRITEO), "criteo") == 0);
+    CHECK(strcmp(cfg_enum_name("data.int_mode", CFG_INT_DENSE), "dense") == 0);
+    CHECK(strcmp(cfg_enum_name("train.dense_sync", CFG_DENSE_PS), "ps") == 0);
+    CHECK(strcmp(cfg_enum_name("train.dense_sync", CFG_DENSE_ALLREDUCE), "allreduce") == 0);
+    CHECK(strcmp(cfg_enum_name("optimizer.decay", CFG_DECAY_NONE), "none") == 0);
+    CHECK(strcmp(cfg_enum_name("optimizer.decay", CFG_DECAY_LINEAR), "linear") == 0);
+    CHECK(strcmp(cfg_enum_name("optimizer.decay", CFG_DECAY_COSINE), "cosine") == 0);
+    CHECK(strcmp(cfg_enum_name("optimizer.decay", CFG_DECAY_COUNT), "unknown") == 0);
+    CHECK(strcmp(cfg_enum_name("train.dense_sync", -1), "unknown") == 0);
+    CHECK(cfg_enum_name("train.epochs", 0) == NULL);
+    CHECK(cfg_enum_name("dense_sync", 0) == NULL);
+    CHECK(cfg_enum_name("train.dense", 0) == NULL);
 
     /* defaults are valid except for the missing data.train (config.h invariant 1) */
     CHECK_INT(cfg_validate(c), PSR_ERR_CONFIG);
@@ -145,6 +191,20 @@ static void test_defaults(void)
     CHECK_CONTAINS(s, "  eps: 1e-08\n");
     CHECK_CONTAINS(s, "  type: fm\n");
     CHECK_CONTAINS(s, "  int_mode: bucket\n");
+    CHECK_CONTAINS(s, "  init_std: 0.01\n  mlp: [400, 400, 400]\n  bottom_mlp: [512, 256, 16]\n"
+                      "  top_mlp: [512, 256, 1]\n  dropout: 0\n");
+    CHECK_CONTAINS(s, "  clip_norm: 0\n  warmup_steps: 0\n  decay: none\n  decay_steps: 0\n"
+                      "  min_lr_ratio: 0\n");
+    CHECK_CONTAINS(s, "  progress_seconds: 5\n  dense_sync: allreduce\n  dense_pull_every: 1\n");
+    CHECK_CONTAINS(s, "eval:\n  every_steps: 0\ncheckpoint:\n  dir: \"\"\n  every_steps: 0\n"
+                      "  every_seconds: 0\n  keep: 3\n  level: 1\n");
+    {   /* and read back, the printed defaults are the defaults */
+        cfg_t *back = new_cfg();
+        CHECK_INT(cfg_load_string(back, s, "defaults.yaml"), PSR_OK);
+        memcpy(back->source, c->source, sizeof back->source);
+        CHECK(memcmp(back, c, sizeof *c) == 0);
+        free(back);
+    }
     free(s);
     free(c);
 
@@ -178,6 +238,12 @@ static const char full_yaml[] =
     "  type: lr\n"
     "  dim: 1024\n"
     "  init_std: 0.30000000000000004\n"
+    "  mlp: []\n"
+    "  bottom_mlp:\n"
+    "    - 13\n"
+    "    - '65536'\n"
+    "  top_mlp: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, +16]\n"
+    "  dropout: 0.99999999999999989\n"
     "optimizer:\n"
     "  lr: 1e-3\n"
     "  beta1: 0.5\n"
@@ -185,6 +251,10 @@ static const char full_yaml[] =
     "  eps: 5e-324\n"
     "  weight_decay: 1\n"
     "  clip_norm: 1e12\n"
+    "  warmup_steps: 100\n"
+    "  decay: cosine\n"
+    "  decay_steps: 4611686018427387904\n"
+    "  min_lr_ratio: 1\n"
     "train:\n"
     "  epochs: 1000000\n"
     "  batch_size: +512\n"
@@ -192,8 +262,16 @@ static const char full_yaml[] =
     "  max_steps: 123456789012\n"
     "  seed: 9223372036854775807\n"
     "  progress_seconds: 0.1\n"
+    "  dense_sync: ps\n"
+    "  dense_pull_every: 1000000\n"
     "eval:\n"
-    "  every_steps: 500\n";
+    "  every_steps: 500\n"
+    "checkpoint:\n"
+    "  dir: \"/ckpt/with space: #x\"\n"
+    "  every_steps: 1\n"
+    "  every_seconds: 1e9\n"
+    "  keep: 1000000\n"
+    "  level: 0\n";
 
 static void test_full_round_trip(void)
 {
@@ -229,6 +307,26 @@ static void test_full_round_trip(void)
     CHECK(c->train.seed == UINT64_C(9223372036854775807));
     CHECK(c->train.progress_seconds == 0.1);
     CHECK_INT(c->eval.every_steps, 500);
+    CHECK_INT(c->model.mlp.n, 0);
+    CHECK_INT(c->model.mlp.v[0], 0); /* default entries cleared, not left behind */
+    CHECK_INT(c->model.bottom_mlp.n, 2);
+    CHECK_INT(c->model.bottom_mlp.v[0], 13);
+    CHECK_INT(c->model.bottom_mlp.v[1], 65536);
+    CHECK_INT(c->model.bottom_mlp.v[2], 0);
+    CHECK_INT(c->model.top_mlp.n, CFG_MAX_INTS);
+    for (int i = 0; i < CFG_MAX_INTS; i++) CHECK_INT(c->model.top_mlp.v[i], i + 1);
+    CHECK(c->model.dropout == 0.99999999999999989 && c->model.dropout < 1.0);
+    CHECK(c->optimizer.warmup_steps == 100);
+    CHECK_INT(c->optimizer.decay, CFG_DECAY_COSINE);
+    CHECK(c->optimizer.decay_steps == INT64_C(4611686018427387904));
+    CHECK(c->optimizer.min_lr_ratio == 1.0);
+    CHECK_INT(c->train.dense_sync, CFG_DENSE_PS);
+    CHECK_INT(c->train.dense_pull_every, 1000000);
+    CHECK(strcmp(c->checkpoint.dir, "/ckpt/with space: #x") == 0);
+    CHECK(c->checkpoint.every_steps == 1);
+    CHECK(c->checkpoint.every_seconds == 1e9);
+    CHECK_INT(c->checkpoint.keep, 1000000);
+    CHECK_INT(c->checkpoint.level, 0);
     CHECK_INT(cfg_validate(c), PSR_OK);
 
     /* print -> load_string gives the same struct, byte for byte (source aside) */
@@ -240,6 +338,10 @@ static void test_full_round_trip(void)
     CHECK_CONTAINS(text, "  init_std: 0.30000000000000004\n");
     CHECK_CONTAINS(text, "  lr: 0.001\n");
     CHECK_CONTAINS(text, "\"quote\\\"and\\\\\\\\backslash: #x\"");
+    CHECK_CONTAINS(text, "  mlp: []\n  bottom_mlp: [13, 65536]\n  top_mlp: [1, 2, 3, 4, 5, 6, 7, "
+                         "8, 9, 10, 11, 12, 13, 14, 15, 16]\n  dropout: 0.9999999999999999\n");
+    CHECK_CONTAINS(text, "\ncheckpoint:\n  dir: \"/ckpt/with space: #x\"\n  every_steps: 1\n"
+                         "  every_seconds: 1e+09\n  keep: 1000000\n  level: 0\n");
     /* and printing again is a fixed point */
     char *again = print_str(back);
     CHECK(strstr(again, "cluster:") && strcmp(strstr(again, "cluster:"), strstr(text, "cluster:")) == 0);
@@ -351,15 +453,15 @@ static void test_file_errors(void)
     /* names */
     EXPECT_FILE_ERR("key.yaml", "train:\n  batch_size: 4\n\n  epoch: 3\n", PSR_ERR_CONFIG,
                     "key.yaml:4: unknown key 'train.epoch' (allowed in section 'train': epochs, "
-                    "batch_size, max_staleness, max_steps, seed, progress_seconds); did you "
-                    "mean 'train.epochs'?");
+                    "batch_size, max_staleness, max_steps, seed, progress_seconds, dense_sync, "
+                    "dense_pull_every); did you mean 'train.epochs'?");
     EXPECT_FILE_ERR("key2.yaml", "train:\n  lr: 0.1\n", PSR_ERR_CONFIG, "key2.yaml:2:",
                     "unknown key 'train.lr'", "did you mean 'optimizer.lr'?");
     EXPECT_FILE_ERR("key3.yaml", "train:\n  zzzzzz: 0.1\n", PSR_ERR_CONFIG, "key3.yaml:2:",
                     "unknown key 'train.zzzzzz' (allowed in section 'train': epochs");
     EXPECT_FILE_ERR("sec.yaml", "cluster:\n  servers: 2\ntrian:\n  epochs: 3\n",
                     PSR_ERR_CONFIG, "sec.yaml:3: unknown section 'trian' (allowed: cluster, "
-                    "data, model, optimizer, train, eval); did you mean 'train'?");
+                    "data, model, optimizer, train, eval, checkpoint); did you mean 'train'?");
     EXPECT_FILE_ERR("dotted.yaml", "train.epochs: 3\n", PSR_ERR_CONFIG, "dotted.yaml:1:",
                     "unknown section 'train.epochs'", "nested");
     EXPECT_FILE_ERR("dup.yaml", "train:\n  epochs: 2\n  batch_size: 4\n  epochs: 3\n",
@@ -577,6 +679,510 @@ static void test_validate(void)
     free(c);
 }
 
+/* Integer lists (model.mlp, model.bottom_mlp, model.top_mlp): a sequence or one scalar,
+ * length and item range per key, errors naming the item. */
+static void test_int_lists(void)
+{
+    cfg_t *c = new_cfg();
+    /* block and flow sequences, a lone scalar, the empty list, both item bounds, quoting */
+    CHECK_INT(cfg_load_string(c, "model:\n  mlp:\n    - 1\n    - 65536\n  top_mlp: 7\n"
+                              "  bottom_mlp: ['64', \"32\"]\n", "lists.yaml"), PSR_OK);
+    CHECK_INT(c->model.mlp.n, 2);
+    CHECK_INT(c->model.mlp.v[0], 1);
+    CHECK_INT(c->model.mlp.v[1], 65536);
+    CHECK_INT(c->model.mlp.v[2], 0); /* the default's third item is cleared */
+    CHECK_INT(c->model.top_mlp.n, 1);
+    CHECK_INT(c->model.top_mlp.v[0], 7);
+    CHECK_INT(c->model.top_mlp.v[1], 0);
+    CHECK_INT(c->model.bottom_mlp.n, 2);
+    CHECK_INT(c->model.bottom_mlp.v[1], 32);
+    CHECK_INT(cfg_load_string(c, "model:\n  mlp: []\n", "empty.yaml"), PSR_OK);
+    CHECK_INT(c->model.mlp.n, 0);
+    for (int i = 0; i < CFG_MAX_INTS; i++) CHECK_INT(c->model.mlp.v[i], 0);
+    CHECK_INT(cfg_load_string(c, "model:\n  mlp: [5]\n", "one.yaml"), PSR_OK);
+    CHECK_INT(c->model.mlp.n, 1);
+    CHECK_INT(cfg_load_string(c, "model:\n  mlp:\n", "null.yaml"), PSR_OK); /* empty value */
+    CHECK_INT(c->model.mlp.n, 0);
+    CHECK_INT(cfg_load_string(c, "model:\n  mlp: ~\n", "tilde.yaml"), PSR_OK);
+    CHECK_INT(c->model.mlp.n, 0);
+    CHECK_INT(cfg_load_string(c, "model:\n  mlp: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, "
+                              "15, 16]\n", "sixteen.yaml"), PSR_OK);
+    CHECK_INT(c->model.mlp.n, CFG_MAX_INTS);
+    CHECK_INT(c->model.mlp.v[15], 16);
+    free(c);
+
+    /* item errors name the item (1-based) and its own line */
+    EXPECT_FILE_ERR("job.yaml", "# job\ncluster:\n  servers: 2\n\nmodel:\n  type: deepfm\n"
+                    "  mlp: [400, 0, 400]\n", PSR_ERR_CONFIG,
+                    "job.yaml:7: key 'model.mlp' item 2: found '0', allowed an integer in "
+                    "[1, 65536]");
+    EXPECT_FILE_ERR("itemblock.yaml", "model:\n  top_mlp:\n    - 64\n    - 65537\n",
+                    PSR_ERR_CONFIG, "itemblock.yaml:4: key 'model.top_mlp' item 2: found "
+                    "'65537', allowed an integer in [1, 65536]");
+    EXPECT_FILE_ERR("itemneg.yaml", "model:\n  mlp: [-1]\n", PSR_ERR_CONFIG,
+                    "itemneg.yaml:2: key 'model.mlp' item 1: found '-1'");
+    EXPECT_FILE_ERR("itemfrac.yaml", "model:\n  mlp: [64, 1.5]\n", PSR_ERR_CONFIG,
+                    "key 'model.mlp' item 2: found '1.5', allowed an integer in [1, 65536]");
+    EXPECT_FILE_ERR("itemword.yaml", "model:\n  bottom_mlp: [64, wide, 8]\n", PSR_ERR_CONFIG,
+                    "itemword.yaml:2: key 'model.bottom_mlp' item 2: found 'wide'");
+    EXPECT_FILE_ERR("itemhuge.yaml", "model:\n  mlp: [99999999999999999999]\n", PSR_ERR_CONFIG,
+                    "key 'model.mlp' item 1: found '99999999999999999999'");
+    EXPECT_FILE_ERR("itemint.yaml", "model:\n  mlp: [4294967360]\n", PSR_ERR_CONFIG,
+                    "key 'model.mlp' item 1: found '4294967360'"); /* 2^32 + 64: no wrap to 64 */
+    EXPECT_FILE_ERR("itemseq.yaml", "model:\n  mlp: [64, [32]]\n", PSR_ERR_CONFIG,
+                    "key 'model.mlp' item 2: found a sequence, allowed an integer in [1, 65536]");
+    EXPECT_FILE_ERR("itemnull.yaml", "model:\n  mlp: [64, null]\n", PSR_ERR_CONFIG,
+                    "key 'model.mlp' item 2: found 'null', allowed an integer");
+    EXPECT_FILE_ERR("itemempty.yaml", "model:\n  mlp:\n    - 64\n    -\n    - 32\n",
+                    PSR_ERR_CONFIG, "itemempty.yaml:", "key 'model.mlp' item 2: found an empty "
+                    "value, allowed an integer in [1, 65536]");
+    /* a lone scalar is the one-element list: its error has no item number */
+    EXPECT_FILE_ERR("scalar.yaml", "model:\n  mlp: 0\n", PSR_ERR_CONFIG,
+                    "scalar.yaml:2: key 'model.mlp': found '0', allowed an integer in [1, 65536]");
+    EXPECT_FILE_ERR("commas.yaml", "model:\n  mlp: 64, 32\n", PSR_ERR_CONFIG,
+                    "commas.yaml:2: key 'model.mlp': found '64, 32'");
+    /* shape and length */
+    EXPECT_FILE_ERR("listmap.yaml", "model:\n  mlp: {a: 1}\n", PSR_ERR_CONFIG,
+                    "listmap.yaml:2: key 'model.mlp': found a mapping, allowed an integer or a "
+                    "list of 0 to 16 integers, each in [1, 65536]");
+    EXPECT_FILE_ERR("listmap2.yaml", "model:\n  top_mlp: {a: 1}\n", PSR_ERR_CONFIG,
+                    "allowed an integer or a list of 1 to 16 integers, each in [1, 65536]");
+    EXPECT_FILE_ERR("toolonglist.yaml", "model:\n  mlp: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, "
+                    "13, 14, 15, 16, 17]\n", PSR_ERR_CONFIG, "toolonglist.yaml:2: key "
+                    "'model.mlp': found a list of 17 integers, allowed at most 16");
+    EXPECT_FILE_ERR("toolong2.yaml", "model:\n  bottom_mlp: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, "
+                    "12, 13, 14, 15, 16, 17, 0]\n", PSR_ERR_CONFIG, /* length before items */
+                    "key 'model.bottom_mlp': found a list of 18 integers, allowed at most 16");
+    EXPECT_FILE_ERR("emptybottom.yaml", "model:\n  bottom_mlp: []\n", PSR_ERR_CONFIG,
+                    "emptybottom.yaml:2: key 'model.bottom_mlp': found an empty list, allowed "
+                    "at least 1 integer");
+    EXPECT_FILE_ERR("emptytop.yaml", "model:\n  dim: 4\n  top_mlp:\n", PSR_ERR_CONFIG,
+                    "emptytop.yaml:3: key 'model.top_mlp': found an empty list, allowed at least "
+                    "1 integer");
+    EXPECT_FILE_ERR("nulltop.yaml", "model:\n  top_mlp: ~\n", PSR_ERR_CONFIG,
+                    "key 'model.top_mlp': found an empty list");
+    EXPECT_FILE_ERR("duplist.yaml", "model:\n  mlp: [1]\n  mlp: [2]\n", PSR_ERR_CONFIG,
+                    "duplist.yaml:3: duplicate key 'model.mlp' (first set on line 2)");
+
+    /* --set */
+    c = new_cfg();
+    CHECK_INT(cfg_set(c, "model.mlp=[64,32]"), PSR_OK);
+    CHECK_INT(c->model.mlp.n, 2);
+    CHECK_INT(c->model.mlp.v[0], 64);
+    CHECK_INT(c->model.mlp.v[1], 32);
+    CHECK_INT(c->model.mlp.v[2], 0);
+    CHECK_INT(cfg_set(c, "model.bottom_mlp=[13, 512, 256, 8]"), PSR_OK);
+    CHECK_INT(c->model.bottom_mlp.n, 4);
+    CHECK_INT(c->model.bottom_mlp.v[3], 8);
+    CHECK_INT(cfg_set(c, "model.bottom_mlp=8"), PSR_OK); /* a scalar: one item */
+    CHECK_INT(c->model.bottom_mlp.n, 1);
+    CHECK_INT(c->model.bottom_mlp.v[0], 8);
+    CHECK_INT(c->model.bottom_mlp.v[1], 0);
+    CHECK_INT(cfg_set(c, "model.mlp=[]"), PSR_OK);
+    CHECK_INT(c->model.mlp.n, 0);
+    CHECK_INT(c->model.mlp.v[0], 0);
+    CHECK_INT(cfg_set(c, "model.mlp=[64, 32]"), PSR_OK);
+    CHECK_INT(cfg_set(c, "model.mlp="), PSR_OK);
+    CHECK_INT(c->model.mlp.n, 0);
+    CHECK_INT(cfg_set(c, "model.top_mlp=[ '1' ]"), PSR_OK);
+    CHECK_INT(c->model.top_mlp.n, 1);
+    free(c);
+    EXPECT_SET_ERR("model.mlp=[64,0]", "--set model.mlp=[64,0]: key 'model.mlp' item 2: found "
+                   "'0', allowed an integer in [1, 65536]");
+    EXPECT_SET_ERR("model.mlp=[64 32]", "key 'model.mlp' item 1: found '64 32'");
+    EXPECT_SET_ERR("model.mlp=64,32", "--set model.mlp=64,32: key 'model.mlp': found '64,32'");
+    EXPECT_SET_ERR("model.mlp=[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]",
+                   "key 'model.mlp': found a list of 17 integers, allowed at most 16");
+    EXPECT_SET_ERR("model.bottom_mlp=[]", "--set model.bottom_mlp=[]: key 'model.bottom_mlp': "
+                   "found an empty list, allowed at least 1 integer");
+    EXPECT_SET_ERR("model.top_mlp=", "--set model.top_mlp=: key 'model.top_mlp': found an empty "
+                   "list");
+    EXPECT_SET_ERR("model.mlp=#64", "key 'model.mlp': found '#64', which YAML reads as an empty "
+                   "value");
+    EXPECT_SET_ERR("model.mlp=[64, 32", "--set model.mlp=[64, 32: YAML syntax error");
+    EXPECT_SET_ERR("model.mlp={a: 1}", "key 'model.mlp': found a mapping");
+}
+
+/* checkpoint.dir: one path, "" (the default) for none. */
+static void test_checkpoint_dir(void)
+{
+    static const char zeros[CFG_PATH_MAX];
+    cfg_t *c = new_cfg();
+    CHECK_INT(cfg_set(c, "checkpoint.dir=ckpts"), PSR_OK);
+    CHECK(strcmp(c->checkpoint.dir, "ckpts") == 0);
+    CHECK_INT(cfg_set(c, "checkpoint.dir=/a/much/longer/checkpoint/dir"), PSR_OK);
+    CHECK_INT(cfg_set(c, "checkpoint.dir=x"), PSR_OK);
+    CHECK(strcmp(c->checkpoint.dir, "x") == 0);
+    CHECK(memcmp(c->checkpoint.dir + 1, zeros, CFG_PATH_MAX - 1) == 0); /* tail cleared */
+    CHECK_INT(cfg_set(c, "checkpoint.dir="), PSR_OK);
+    CHECK(memcmp(c->checkpoint.dir, zeros, CFG_PATH_MAX) == 0);
+    CHECK_INT(cfg_set(c, "checkpoint.dir=x"), PSR_OK);
+    CHECK_INT(cfg_set(c, "checkpoint.dir=~"), PSR_OK);
+    CHECK(c->checkpoint.dir[0] == '\0');
+    CHECK_INT(cfg_set(c, "checkpoint.dir=x"), PSR_OK);
+    CHECK_INT(cfg_set(c, "checkpoint.dir=\"\""), PSR_OK);
+    CHECK(c->checkpoint.dir[0] == '\0');
+    CHECK_INT(cfg_set(c, "checkpoint.dir='null'"), PSR_OK); /* quoted: a directory named null */
+    CHECK(strcmp(c->checkpoint.dir, "null") == 0);
+    CHECK_INT(cfg_set(c, "checkpoint.dir=a, b"), PSR_OK); /* one path with a comma */
+    CHECK(strcmp(c->checkpoint.dir, "a, b") == 0);
+    CHECK_INT(cfg_load_string(c, "checkpoint:\n  dir: ''\n", "q.yaml"), PSR_OK);
+    CHECK(c->checkpoint.dir[0] == '\0');
+    CHECK_INT(cfg_load_string(c, "checkpoint:\n  dir: /scratch/run 1/ckpt\n", "sp.yaml"), PSR_OK);
+    CHECK(strcmp(c->checkpoint.dir, "/scratch/run 1/ckpt") == 0);
+    CHECK_INT(cfg_load_string(c, "checkpoint:\n  dir:\n", "e.yaml"), PSR_OK);
+    CHECK(c->checkpoint.dir[0] == '\0');
+    free(c);
+
+    EXPECT_SET_ERR("checkpoint.dir=[a, b]", "--set checkpoint.dir=[a, b]: key 'checkpoint.dir': "
+                   "found a sequence, allowed a path shorter than 1024 bytes, or \"\" for none");
+    EXPECT_SET_ERR("checkpoint.dir=!x", "key 'checkpoint.dir': found a tag with no value");
+    EXPECT_SET_ERR("checkpoint.dir=#x", "key 'checkpoint.dir': found '#x', which YAML reads as "
+                   "an empty value");
+    EXPECT_SET_ERR("checkpoint.dir=*x", "YAML syntax error", "--set 'checkpoint.dir=\"...\"'");
+    EXPECT_FILE_ERR("dirmap.yaml", "checkpoint:\n  keep: 2\n  dir: {a: b}\n", PSR_ERR_CONFIG,
+                    "dirmap.yaml:3: key 'checkpoint.dir': found a mapping, allowed a path");
+    {
+        char *y = malloc(CFG_PATH_MAX + 64);
+        int pre = snprintf(y, 64, "checkpoint:\n  dir: ");
+        memset(y + pre, 'd', CFG_PATH_MAX - 1);
+        strcpy(y + pre + CFG_PATH_MAX - 1, "\n"); /* CFG_PATH_MAX - 1 bytes: fits */
+        c = new_cfg();
+        CHECK_INT(cfg_load_string(c, y, "dirmax.yaml"), PSR_OK);
+        CHECK_INT((int)strlen(c->checkpoint.dir), CFG_PATH_MAX - 1);
+        free(c);
+        strcpy(y + pre + CFG_PATH_MAX - 1, "d\n");
+        EXPECT_FILE_ERR("dirlong.yaml", y, PSR_ERR_CONFIG, "dirlong.yaml:2: key "
+                        "'checkpoint.dir': found a path of 1024 bytes, allowed at most 1023 "
+                        "bytes");
+        free(y);
+    }
+
+    /* the section's names in messages */
+    EXPECT_FILE_ERR("ckkey.yaml", "checkpoint:\n  every_step: 5\n", PSR_ERR_CONFIG,
+                    "ckkey.yaml:2: unknown key 'checkpoint.every_step' (allowed in section "
+                    "'checkpoint': dir, every_steps, every_seconds, keep, level); did you mean "
+                    "'checkpoint.every_steps'?");
+    EXPECT_FILE_ERR("cksec.yaml", "chekpoint:\n  keep: 2\n", PSR_ERR_CONFIG,
+                    "cksec.yaml:1: unknown section 'chekpoint'", "did you mean 'checkpoint'?");
+    EXPECT_FILE_ERR("ckwrong.yaml", "train:\n  keep: 2\n", PSR_ERR_CONFIG,
+                    "unknown key 'train.keep'", "did you mean 'checkpoint.keep'?");
+    EXPECT_FILE_ERR("ckdot.yaml", "checkpoint.dir: x\n", PSR_ERR_CONFIG,
+                    "write 'checkpoint.dir' nested: 'checkpoint:' then '  dir: ...' below it");
+    EXPECT_FILE_ERR("ckdup.yaml", "checkpoint:\n  keep: 2\ncheckpoint:\n  level: 2\n",
+                    PSR_ERR_CONFIG, "ckdup.yaml:3: duplicate section 'checkpoint'");
+}
+
+/* Range and name errors of every new scalar key, and the values at their bounds. */
+static void test_new_scalars(void)
+{
+    static const char *const bad[][2] = {
+        {"model.type=DLRM", "allowed one of: lr, fm, deepfm, dlrm"},
+        {"model.dropout=1", "key 'model.dropout': found '1', allowed a number in [0, 1)"},
+        {"model.dropout=-0.1", "key 'model.dropout': found '-0.1'"},
+        {"train.dense_sync=nccl", "key 'train.dense_sync': found 'nccl', allowed one of: ps, "
+                                  "allreduce"},
+        {"train.dense_pull_every=0", "key 'train.dense_pull_every': found '0', allowed an "
+                                     "integer in [1, 1000000]"},
+        {"train.dense_pull_every=1000001", "found '1000001'"},
+        {"optimizer.warmup_steps=-1", "key 'optimizer.warmup_steps': found '-1', allowed an "
+                                      "integer in [0, 4611686018427387904]"},
+        {"optimizer.warmup_steps=4611686018427387905", "'optimizer.warmup_steps'"},
+        {"optimizer.decay=step", "key 'optimizer.decay': found 'step', allowed one of: none, "
+                                 "linear, cosine"},
+        {"optimizer.decay_steps=-1", "key 'optimizer.decay_steps': found '-1', allowed an "
+                                     "integer in [0, 4611686018427387904]"},
+        {"optimizer.decay_steps=1.5", "found '1.5'"},
+        {"optimizer.min_lr_ratio=1.5", "key 'optimizer.min_lr_ratio': found '1.5', allowed a "
+                                       "number in [0, 1]"},
+        {"checkpoint.every_steps=-1", "key 'checkpoint.every_steps': found '-1', allowed an "
+                                      "integer in [0, 4611686018427387904]"},
+        {"checkpoint.every_seconds=1e10", "key 'checkpoint.every_seconds': found '1e10', "
+                                          "allowed a number in [0, 1e+09]"},
+        {"checkpoint.every_seconds=-1", "found '-1'"},
+        {"checkpoint.every_seconds=nan", "found 'nan'"},
+        {"checkpoint.keep=0", "key 'checkpoint.keep': found '0', allowed an integer in "
+                              "[1, 1000000]"},
+        {"checkpoint.keep=1000001", "found '1000001'"},
+        {"checkpoint.level=10", "key 'checkpoint.level': found '10', allowed an integer in "
+                                "[0, 9]"},
+        {"checkpoint.level=-1", "found '-1'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) EXPECT_SET_ERR(bad[i][0], bad[i][1]);
+    EXPECT_FILE_ERR("lvl.yaml", "checkpoint:\n  dir: ckpt\n  level: 10\n", PSR_ERR_CONFIG,
+                    "lvl.yaml:3: key 'checkpoint.level': found '10', allowed an integer in [0, 9]");
+    EXPECT_FILE_ERR("dsync.yaml", "train:\n  dense_sync: PS\n", PSR_ERR_CONFIG,
+                    "dsync.yaml:2: key 'train.dense_sync': found 'PS', allowed one of: ps, "
+                    "allreduce");
+
+    static const char *const good[] = {
+        "model.type=deepfm", "model.type=dlrm", "model.dropout=0", "model.dropout=0.9",
+        "train.dense_sync=ps", "train.dense_sync=allreduce", "train.dense_pull_every=1000000",
+        "optimizer.warmup_steps=4611686018427387904", "optimizer.decay=linear",
+        "optimizer.decay=none", "optimizer.decay_steps=4611686018427387904",
+        "optimizer.min_lr_ratio=1", "optimizer.min_lr_ratio=-0",
+        "checkpoint.every_steps=4611686018427387904", "checkpoint.every_seconds=1e9",
+        "checkpoint.every_seconds=0.5", "checkpoint.keep=1", "checkpoint.keep=1000000",
+        "checkpoint.level=0", "checkpoint.level=9",
+    };
+    cfg_t *c = new_cfg();
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        int rc = cfg_set(c, good[i]);
+        CHECK_INT(rc, PSR_OK);
+        if (rc != PSR_OK) fprintf(stderr, "  --set %s: %s\n", good[i], psr_err_msg());
+    }
+    CHECK_INT(c->model.type, CFG_MODEL_DLRM);
+    CHECK(c->model.dropout == 0.9);
+    CHECK_INT(c->train.dense_sync, CFG_DENSE_ALLREDUCE);
+    CHECK_INT(c->optimizer.decay, CFG_DECAY_NONE);
+    CHECK(c->checkpoint.every_seconds == 0.5);
+    CHECK_INT(c->checkpoint.level, 9);
+    free(c);
+}
+
+/* Each cross-key check added with the new keys, and its message. */
+static void test_new_cross_checks(void)
+{
+    cfg_t *c = new_cfg();
+    CHECK_INT(cfg_set(c, "data.train=a.tsv"), PSR_OK);
+    CHECK_INT(cfg_validate(c), PSR_OK);
+
+    /* dlrm: bottom_mlp must end in model.dim, top_mlp in 1; other types do not care */
+    CHECK_INT(cfg_set(c, "model.type=dlrm"), PSR_OK);
+    CHECK_INT(cfg_validate(c), PSR_ERR_CONFIG); /* default bottom_mlp ends in 16, dim is 8 */
+    CHECK_CONTAINS(psr_err_msg(), "invalid config: model.bottom_mlp ends in 16 but model.dim is "
+                                  "8; with model.type dlrm the bottom MLP's last width must equal "
+                                  "model.dim");
+    CHECK_INT(cfg_set(c, "model.dim=16"), PSR_OK);
+    CHECK_INT(cfg_validate(c), PSR_OK);
+    CHECK_INT(cfg_set(c, "model.bottom_mlp=[64, 32]"), PSR_OK);
+    CHECK_INT(cfg_validate(c), PSR_ERR_CONFIG);
+    CHECK_CONTAINS(psr_err_msg(), "model.bottom_mlp ends in 32 but model.dim is 16");
+    CHECK_INT(cfg_set(c, "model.bottom_mlp=16"), PSR_OK);
+    CHECK_INT(cfg_validate(c), PSR_OK);
+    CHECK_INT(cfg_set(c, "model.top_mlp=[256, 2]"), PSR_OK);
+    CHECK_INT(cfg_validate(c), PSR_ERR_CONFIG);
+    CHECK_CONTAINS(psr_err_msg(), "invalid config: model.top_mlp ends in 2; with model.type dlrm "
+                                  "its last width must be 1");
+    CHECK_INT(cfg_set(c, "model.top_mlp=1"), PSR_OK);
+    CHECK_INT(cfg_validate(c), PSR_OK);
+    CHECK_INT(cfg_set(c, "model.top_mlp=[2]"), PSR_OK);
+    CHECK_INT(cfg_set(c, "model.dim=8"), PSR_OK);
+    for (int t = CFG_MODEL_LR; t <= CFG_MODEL_DEEPFM; t++) {
+        char a[64];
+        snprintf(a, sizeof a, "model.type=%s", cfg_model_name(t));
+        CHECK_INT(cfg_set(c, a), PSR_OK);
+        CHECK_INT(cfg_validate(c), PSR_OK);
+    }
+    CHECK_INT(cfg_set(c, "model.top_mlp=[512, 256, 1]"), PSR_OK);
+    CHECK_INT(cfg_set(c, "model.bottom_mlp=[512, 256, 16]"), PSR_OK);
+
+    /* a decay needs an end: decay_steps or train.max_steps */
+    CHECK_INT(cfg_set(c, "optimizer.decay=linear"), PSR_OK);
+    CHECK_INT(cfg_validate(c), PSR_ERR_CONFIG);
+    CHECK_CONTAINS(psr_err_msg(), "invalid config: optimizer.decay is linear but "
+                                  "optimizer.decay_steps and train.max_steps are both 0");
+    CHECK_CONTAINS(psr_err_msg(), "or set optimizer.decay to none");
+    CHECK_INT(cfg_set(c, "optimizer.decay=cosine"), PSR_OK);
+    CHECK_INT(cfg_validate(c), PSR_ERR_CONFIG);
+    CHECK_CONTAINS(psr_err_msg(), "optimizer.decay is cosine but");
+    CHECK_INT(cfg_set(c, "train.max_steps=1000"), PSR_OK);
+    CHECK_INT(cfg_validate(c), PSR_OK);
+    CHECK_INT(cfg_set(c, "train.max_steps=0"), PSR_OK);
+    CHECK_INT(cfg_set(c, "optimizer.decay_steps=500"), PSR_OK);
+    CHECK_INT(cfg_validate(c), PSR_OK);
+
+    /* decay_steps must exceed warmup_steps when both are set */
+    CHECK_INT(cfg_set(c, "optimizer.warmup_steps=500"), PSR_OK);
+    CHECK_INT(cfg_validate(c), PSR_ERR_CONFIG);
+    CHECK_CONTAINS(psr_err_msg(), "invalid config: optimizer.decay_steps (500) must exceed "
+                                  "optimizer.warmup_steps (500)");
+    CHECK_INT(cfg_set(c, "optimizer.warmup_steps=2000"), PSR_OK);
+    CHECK_INT(cfg_validate(c), PSR_ERR_CONFIG);
+    CHECK_CONTAINS(psr_err_msg(), "optimizer.decay_steps (500) must exceed "
+                                  "optimizer.warmup_steps (2000)");
+    CHECK_INT(cfg_set(c, "optimizer.decay_steps=2001"), PSR_OK);
+    CHECK_INT(cfg_validate(c), PSR_OK);
+    CHECK_INT(cfg_set(c, "optimizer.decay_steps=0"), PSR_OK); /* not set: no comparison */
+    CHECK_INT(cfg_set(c, "train.max_steps=10"), PSR_OK);
+    CHECK_INT(cfg_validate(c), PSR_OK);
+    CHECK_INT(cfg_set(c, "optimizer.decay=none"), PSR_OK);
+    CHECK_INT(cfg_set(c, "train.max_steps=0"), PSR_OK);
+    CHECK_INT(cfg_validate(c), PSR_OK); /* warmup alone needs no end */
+
+    /* checkpoints by steps or by time need a directory */
+    CHECK_INT(cfg_set(c, "checkpoint.every_steps=100"), PSR_OK);
+    CHECK_INT(cfg_validate(c), PSR_ERR_CONFIG);
+    CHECK_CONTAINS(psr_err_msg(), "invalid config: checkpoint.every_steps is 100 but "
+                                  "checkpoint.dir is empty; set checkpoint.dir (or --set "
+                                  "checkpoint.dir=PATH), or set checkpoint.every_steps to 0");
+    CHECK_INT(cfg_set(c, "checkpoint.every_steps=0"), PSR_OK);
+    CHECK_INT(cfg_set(c, "checkpoint.every_seconds=600"), PSR_OK);
+    CHECK_INT(cfg_validate(c), PSR_ERR_CONFIG);
+    CHECK_CONTAINS(psr_err_msg(), "invalid config: checkpoint.every_seconds is 600 but "
+                                  "checkpoint.dir is empty; set checkpoint.dir (or --set "
+                                  "checkpoint.dir=PATH), or set checkpoint.every_seconds to 0");
+    CHECK_INT(cfg_set(c, "checkpoint.every_seconds=0.25"), PSR_OK);
+    CHECK_INT(cfg_validate(c), PSR_ERR_CONFIG);
+    CHECK_CONTAINS(psr_err_msg(), "checkpoint.every_seconds is 0.25 but");
+    CHECK_INT(cfg_set(c, "checkpoint.dir=ckpts"), PSR_OK);
+    CHECK_INT(cfg_validate(c), PSR_OK);
+    CHECK_INT(cfg_set(c, "checkpoint.every_steps=100"), PSR_OK);
+    CHECK_INT(cfg_validate(c), PSR_OK);
+    CHECK_INT(cfg_set(c, "checkpoint.dir="), PSR_OK); /* a dir with no schedule is fine too */
+    CHECK_INT(cfg_set(c, "checkpoint.every_steps=0"), PSR_OK);
+    CHECK_INT(cfg_set(c, "checkpoint.every_seconds=0"), PSR_OK);
+    CHECK_INT(cfg_validate(c), PSR_OK);
+
+    /* a struct filled by code (or a corrupted broadcast) is range-checked too */
+    c->model.mlp.n = CFG_MAX_INTS + 1;
+    CHECK_INT(cfg_validate(c), PSR_ERR_CONFIG);
+    CHECK_CONTAINS(psr_err_msg(), "invalid config: key 'model.mlp' holds 17 integers, allowed 0 "
+                                  "to 16");
+    c->model.mlp.n = -1;
+    CHECK_INT(cfg_validate(c), PSR_ERR_CONFIG);
+    CHECK_CONTAINS(psr_err_msg(), "key 'model.mlp' holds -1 integers");
+    c->model.mlp.n = 3;
+    c->model.mlp.v[1] = 0;
+    CHECK_INT(cfg_validate(c), PSR_ERR_CONFIG);
+    CHECK_CONTAINS(psr_err_msg(), "invalid config: key 'model.mlp' item 2: found '0', allowed an "
+                                  "integer in [1, 65536]");
+    c->model.mlp.v[1] = 400;
+    c->model.top_mlp.n = 0;
+    CHECK_INT(cfg_validate(c), PSR_ERR_CONFIG);
+    CHECK_CONTAINS(psr_err_msg(), "key 'model.top_mlp' holds 0 integers, allowed 1 to 16");
+    c->model.top_mlp.n = 3;
+    c->train.dense_sync = CFG_DENSE_SYNC_COUNT;
+    CHECK_INT(cfg_validate(c), PSR_ERR_CONFIG);
+    CHECK_CONTAINS(psr_err_msg(), "key 'train.dense_sync': found '2', allowed one of: ps, "
+                                  "allreduce");
+    c->train.dense_sync = CFG_DENSE_PS;
+    c->optimizer.decay = -1;
+    CHECK_INT(cfg_validate(c), PSR_ERR_CONFIG);
+    CHECK_CONTAINS(psr_err_msg(), "key 'optimizer.decay': found '-1'");
+    c->optimizer.decay = CFG_DECAY_NONE;
+    c->checkpoint.keep = 0;
+    CHECK_INT(cfg_validate(c), PSR_ERR_CONFIG);
+    CHECK_CONTAINS(psr_err_msg(), "key 'checkpoint.keep': found '0'");
+    c->checkpoint.keep = 3;
+    memset(c->checkpoint.dir, 'x', CFG_PATH_MAX);
+    CHECK_INT(cfg_validate(c), PSR_ERR_CONFIG);
+    CHECK_CONTAINS(psr_err_msg(), "invalid config: key 'checkpoint.dir' is unterminated");
+    memset(c->checkpoint.dir, 0, CFG_PATH_MAX);
+    CHECK_INT(cfg_validate(c), PSR_OK);
+    free(c);
+}
+
+/* A DLRM job with schedules and checkpoints survives print -> load and pack -> unpack. */
+static void test_dlrm_round_trip(void)
+{
+    static const char yaml[] =
+        "data:\n  train: [day_0.gz, day_1.gz]\n  test: day_23.gz\n  int_mode: dense\n"
+        "model:\n  type: dlrm\n  dim: 128\n  bottom_mlp: [512, 256, 128]\n"
+        "  top_mlp:\n    - 1024\n    - 1024\n    - 512\n    - 256\n    - 1\n  dropout: 0.1\n"
+        "optimizer:\n  warmup_steps: 200\n  decay: linear\n  decay_steps: 4570\n"
+        "  min_lr_ratio: 0.05\n"
+        "train:\n  dense_sync: ps\n  dense_pull_every: 4\n"
+        "checkpoint:\n  dir: 'ckpt dir/run #1'\n  every_seconds: 1800\n  keep: 3\n  level: 6\n";
+    cfg_t *c = new_cfg(), *back = new_cfg();
+    CHECK_INT(cfg_load_string(c, yaml, "dlrm.yaml"), PSR_OK);
+    CHECK_INT(cfg_validate(c), PSR_OK);
+    CHECK_INT(c->model.type, CFG_MODEL_DLRM);
+    CHECK_INT(c->model.top_mlp.n, 5);
+    CHECK_INT(c->model.top_mlp.v[4], 1);
+    CHECK(strcmp(c->checkpoint.dir, "ckpt dir/run #1") == 0);
+    char *text = print_str(c);
+    CHECK_CONTAINS(text, "  type: dlrm\n  dim: 128\n  init_std: 0.01\n  mlp: [400, 400, 400]\n"
+                         "  bottom_mlp: [512, 256, 128]\n  top_mlp: [1024, 1024, 512, 256, 1]\n"
+                         "  dropout: 0.1\n");
+    CHECK_CONTAINS(text, "  warmup_steps: 200\n  decay: linear\n  decay_steps: 4570\n"
+                         "  min_lr_ratio: 0.05\n");
+    CHECK_CONTAINS(text, "  dense_sync: ps\n  dense_pull_every: 4\n");
+    CHECK_CONTAINS(text, "checkpoint:\n  dir: \"ckpt dir/run #1\"\n  every_steps: 0\n"
+                         "  every_seconds: 1800\n  keep: 3\n  level: 6\n");
+    CHECK_INT(cfg_load_string(back, text, "printed.yaml"), PSR_OK);
+    memcpy(back->source, c->source, sizeof back->source);
+    CHECK(memcmp(back, c, sizeof *c) == 0);
+    free(text);
+    /* and through the broadcast image */
+    unsigned char *buf = malloc(cfg_packed_size());
+    cfg_pack(c, buf);
+    cfg_defaults(back);
+    cfg_unpack(back, buf);
+    CHECK(memcmp(back, c, sizeof *c) == 0);
+    CHECK_INT(cfg_validate(back), PSR_OK);
+    free(buf);
+    free(c);
+    free(back);
+}
+
+/* The shipped cluster-configs/ must load and validate. The source tree is found through
+ * PSREC_SRC_DIR (the repository root, set by tests/CMakeLists.txt); without it the check is
+ * skipped with a note, so the test binary still runs from anywhere. */
+static void test_example_configs(void)
+{
+    const char *src = getenv("PSREC_SRC_DIR");
+    if (!src || !src[0]) {
+        printf("note: PSREC_SRC_DIR is not set; skipping the cluster-configs/*.yaml checks\n");
+        return;
+    }
+    static const char *const files[] = {"local.yaml", "one-node.yaml", "criteo-1tb.yaml",
+                                        "deep-local.yaml"};
+    cfg_t *c = new_cfg(), *back = new_cfg();
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/cluster-configs/%s", src, files[i]);
+        cfg_defaults(c);
+        int rc = cfg_load_file(c, path);
+        if (rc == PSR_OK) rc = cfg_validate(c);
+        CHECK_INT(rc, PSR_OK);
+        if (rc != PSR_OK) {
+            fprintf(stderr, "  %s: %s\n", path, psr_err_msg());
+            continue;
+        }
+        char *text = print_str(c); /* and each prints back to itself */
+        cfg_defaults(back);
+        CHECK_INT(cfg_load_string(back, text, files[i]), PSR_OK);
+        memcpy(back->source, c->source, sizeof back->source);
+        CHECK(memcmp(back, c, sizeof *c) == 0);
+        free(text);
+
+        if (!strcmp(files[i], "one-node.yaml")) {
+            CHECK_INT(c->cluster.servers, 4);
+            CHECK_INT(c->model.type, CFG_MODEL_DEEPFM);
+            CHECK(c->checkpoint.every_seconds == 600.0);
+            CHECK(c->checkpoint.dir[0] != '\0');
+            CHECK_INT(c->data.test.n, 1);
+        } else if (!strcmp(files[i], "criteo-1tb.yaml")) {
+            static const int bottom[] = {512, 256, 128}, top[] = {1024, 1024, 512, 256, 1};
+            CHECK_INT(c->model.type, CFG_MODEL_DLRM);
+            CHECK_INT(c->model.dim, 128);
+            CHECK_INT(c->model.bottom_mlp.n, 3);
+            CHECK(memcmp(c->model.bottom_mlp.v, bottom, sizeof bottom) == 0);
+            CHECK_INT(c->model.top_mlp.n, 5);
+            CHECK(memcmp(c->model.top_mlp.v, top, sizeof top) == 0);
+            CHECK_INT(c->data.train.n, 23);
+            for (int d = 0; d < c->data.train.n; d++) {
+                char want[64];
+                snprintf(want, sizeof want, "/day_%d.gz", d);
+                CHECK_CONTAINS(c->data.train.path[d], want);
+            }
+            CHECK_INT(c->data.test.n, 1);
+            CHECK_CONTAINS(c->data.test.path[0], "/day_23.gz");
+            CHECK(c->checkpoint.every_seconds == 1800.0);
+            CHECK_INT(c->checkpoint.keep, 3);
+        } else if (!strcmp(files[i], "deep-local.yaml")) {
+            CHECK_INT(c->model.type, CFG_MODEL_DEEPFM);
+            CHECK_INT(c->model.mlp.n, 2);
+            CHECK_INT(c->model.mlp.v[0], 64);
+            CHECK_INT(c->model.mlp.v[1], 32);
+            CHECK(c->checkpoint.dir[0] == '\0');
+        }
+    }
+    free(c);
+    free(back);
+}
+
 static void test_pack(void)
 {
     cfg_t *c = new_cfg(), *d = new_cfg();
@@ -612,6 +1218,12 @@ int main(void)
     test_file_errors();
     test_set();
     test_validate();
+    test_int_lists();
+    test_checkpoint_dir();
+    test_new_scalars();
+    test_new_cross_checks();
+    test_dlrm_round_trip();
     test_pack();
+    test_example_configs();
     CHECK_DONE();
 }

@@ -20,7 +20,7 @@ static double mean_loss(wk_fm_t *m, const wk_batch_t *b, const float *rows, floa
 
 static void make_batch(wk_batch_t *b, psr_rng_t *rng)
 {
-    wk_batch_init(b, N, F, S, 64);
+    wk_batch_init(b, N, 0, F, S, 64);
     b->n = N;
     for (int i = 0; i < N; i++) {
         b->label[i] = (float)(psr_rng_below(rng, 2));

@@ -8,13 +8,15 @@
 
 uint64_t wk_bias_key(void) { return psr_feature_key(-1, "bias", 4); }
 
-void wk_batch_init(wk_batch_t *b, int cap, int n_fields, int n_servers, uint32_t n_buckets)
+void wk_batch_init(wk_batch_t *b, int cap, int field0, int n_fields, int n_servers,
+                   uint32_t n_buckets)
 {
     memset(b, 0, sizeof *b);
     size_t cells = (size_t)cap * (size_t)n_fields;
     size_t u = cells + 1;
     b->cap = cap;
     b->n_fields = n_fields;
+    b->field0 = field0;
     b->n_servers = n_servers;
     b->n_buckets = n_buckets;
     b->label = psr_xmalloc((size_t)cap * sizeof *b->label);
@@ -64,8 +66,8 @@ int wk_batch_fill(wk_batch_t *b, rd_reader_t *r)
         if (rc < 0) return rc;
         if (rc == 0) break;
         b->label[n] = row.label;
-        memcpy(b->key + (size_t)n * F, row.key, (size_t)F * sizeof *b->key);
-        memcpy(b->val + (size_t)n * F, row.val, (size_t)F * sizeof *b->val);
+        memcpy(b->key + (size_t)n * F, row.key + b->field0, (size_t)F * sizeof *b->key);
+        memcpy(b->val + (size_t)n * F, row.val + b->field0, (size_t)F * sizeof *b->val);
         memcpy(b->dense + (size_t)n * RD_CRITEO_INT, row.dense, sizeof row.dense);
         n++;
     }

@@ -19,7 +19,8 @@
 typedef struct {
     int cap;          /* rows allocated */
     int n;            /* rows filled */
-    int n_fields;     /* features per row */
+    int n_fields;     /* features per row: reader fields field0 .. field0 + n_fields - 1 */
+    int field0;       /* first reader field kept (DLRM keeps only the categorical ones) */
     float *label;     /* (cap) */
     uint64_t *key;    /* (cap, n_fields) */
     float *val;       /* (cap, n_fields) */
@@ -45,8 +46,9 @@ typedef struct {
 /* The bias feature's key (field -1). */
 uint64_t wk_bias_key(void);
 
-/* Allocate a batch for `cap` rows of `n_fields` features. */
-void wk_batch_init(wk_batch_t *b, int cap, int n_fields, int n_servers, uint32_t n_buckets);
+/* Allocate a batch for `cap` rows keeping reader fields [field0, field0 + n_fields). */
+void wk_batch_init(wk_batch_t *b, int cap, int field0, int n_fields, int n_servers,
+                   uint32_t n_buckets);
 void wk_batch_free(wk_batch_t *b); /* accepts a zeroed batch */
 
 /* Read up to cap rows from r. Returns rows read (0 at the end of the share) or -PSR_ERR_*. */

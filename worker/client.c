@@ -46,6 +46,11 @@ void wk_client_free(wk_client_t *c)
     free(c->pull_req);
     free(c->reply_req);
     free(c->push_req);
+    if (c->dense_buf)
+        for (int s = 0; s < c->n_servers; s++) free(c->dense_buf[s]);
+    free(c->dense_buf);
+    free(c->dense_req);
+    free(c->dense_reply);
     memset(c, 0, sizeof *c);
 }
 
@@ -102,7 +107,119 @@ void wk_client_push_wait(wk_client_t *c)
 {
     double t0 = psr_now();
     MPI_Waitall(c->n_servers, c->push_req, MPI_STATUSES_IGNORE);
+    if (c->dense_req) MPI_Waitall(c->n_servers, c->dense_req, MPI_STATUSES_IGNORE);
     c->wait_seconds += psr_now() - t0;
+}
+
+/* Blocks of server s among n_blocks: s, s + S, s + 2S, ... */
+static int64_t blocks_of(const wk_client_t *c, int s, int64_t n_blocks)
+{
+    return n_blocks > s ? (n_blocks - s + c->n_servers - 1) / c->n_servers : 0;
+}
+
+static void dense_alloc(wk_client_t *c, int64_t n_blocks)
+{
+    if (c->dense_buf) return;
+    size_t S = (size_t)c->n_servers;
+    c->dense_buf = psr_xcalloc(S, sizeof *c->dense_buf);
+    c->dense_req = psr_xmalloc(S * sizeof *c->dense_req);
+    for (int s = 0; s < c->n_servers; s++) {
+        size_t nb = (size_t)blocks_of(c, s, n_blocks);
+        c->dense_buf[s] = psr_xmalloc(sizeof(wire_hdr_t) +
+                                      nb * (sizeof(uint64_t) + WIRE_DENSE_BLOCK * sizeof(float)));
+        c->dense_req[s] = MPI_REQUEST_NULL;
+    }
+    /* server 0 holds the most blocks */
+    c->dense_reply = psr_xmalloc(sizeof(wire_hdr_t) + (size_t)blocks_of(c, 0, n_blocks) *
+                                                          WIRE_DENSE_BLOCK * sizeof(float));
+}
+
+/* Fill server s's dense message: ids, then (if src) the blocks' floats. Returns its bytes. */
+static size_t dense_fill(wk_client_t *c, int s, int type, uint32_t flags, const float *src,
+                         int64_t n_blocks, int64_t step)
+{
+    int64_t nb = blocks_of(c, s, n_blocks);
+    size_t floats = src ? (size_t)nb * WIRE_DENSE_BLOCK * sizeof(float) : 0;
+    wire_hdr_t *h = (wire_hdr_t *)c->dense_buf[s];
+    wire_hdr_fill(h, type, flags, c->rank, (size_t)nb * sizeof(uint64_t) + floats, step,
+                  (uint64_t)nb);
+    uint64_t *ids = (uint64_t *)(h + 1);
+    float *dst = (float *)(ids + nb);
+    for (int64_t i = 0; i < nb; i++) {
+        int64_t b = s + i * c->n_servers;
+        ids[i] = (uint64_t)b;
+        if (src) memcpy(dst + i * WIRE_DENSE_BLOCK, src + b * WIRE_DENSE_BLOCK,
+                        WIRE_DENSE_BLOCK * sizeof(float));
+    }
+    return sizeof *h + h->payload_bytes;
+}
+
+/* Receive server s's dense reply of `nb` blocks into theta (or just check an ack). */
+static int dense_recv(wk_client_t *c, int s, float *theta, int64_t nb)
+{
+    size_t bytes = sizeof(wire_hdr_t) + (size_t)nb * WIRE_DENSE_BLOCK * sizeof(float);
+    char *buf = c->dense_reply;
+    MPI_Status st;
+    int count;
+    MPI_Recv(buf, (int)bytes, MPI_BYTE, s, WIRE_TAG_DENSE_REPLY, c->comm, &st);
+    MPI_Get_count(&st, MPI_BYTE, &count);
+    int rc = wire_check(buf, (size_t)count, s, c->width);
+    const wire_hdr_t *h = (const wire_hdr_t *)buf;
+    if (rc == PSR_OK && (h->type != WIRE_PULL_DENSE_REPLY || h->count != (uint64_t)nb))
+        rc = PSR_ERR(PSR_ERR_WIRE, "dense reply from server %d: %s with %llu blocks, expected %lld",
+                     s, wire_type_name(h->type), (unsigned long long)h->count, (long long)nb);
+    if (rc == PSR_OK && theta) {
+        const float *src = (const float *)(h + 1);
+        for (int64_t i = 0; i < nb; i++)
+            memcpy(theta + (s + i * c->n_servers) * WIRE_DENSE_BLOCK, src + i * WIRE_DENSE_BLOCK,
+                   WIRE_DENSE_BLOCK * sizeof(float));
+    }
+    return rc;
+}
+
+void wk_client_dense_init(wk_client_t *c, const float *theta, int64_t n_blocks)
+{
+    dense_alloc(c, n_blocks);
+    for (int s = 0; s < c->n_servers; s++) {
+        if (blocks_of(c, s, n_blocks) == 0) continue;
+        size_t n = dense_fill(c, s, WIRE_PUSH_DENSE, WIRE_DENSE_F_INIT, theta, n_blocks, 0);
+        MPI_Send(c->dense_buf[s], (int)n, MPI_BYTE, s, WIRE_TAG_REQUEST, c->comm);
+        if (dense_recv(c, s, NULL, 0) != PSR_OK) psr_die(1, "%s", psr_err_msg());
+    }
+}
+
+int wk_client_dense_pull(wk_client_t *c, float *theta, int64_t n_blocks, int64_t step)
+{
+    double t0 = psr_now();
+    dense_alloc(c, n_blocks);
+    wk_client_push_wait(c); /* the dense buffers are shared with pushes */
+    int rc = PSR_OK;
+    for (int s = 0; s < c->n_servers; s++) {
+        if (blocks_of(c, s, n_blocks) == 0) continue;
+        size_t n = dense_fill(c, s, WIRE_PULL_DENSE, 0, NULL, n_blocks, step);
+        MPI_Send(c->dense_buf[s], (int)n, MPI_BYTE, s, WIRE_TAG_REQUEST, c->comm);
+    }
+    for (int s = 0; s < c->n_servers && rc == PSR_OK; s++) {
+        int64_t nb = blocks_of(c, s, n_blocks);
+        if (nb > 0) rc = dense_recv(c, s, theta, nb);
+    }
+    c->wait_seconds += psr_now() - t0;
+    return rc;
+}
+
+void wk_client_dense_push(wk_client_t *c, const float *grad, int64_t n_blocks, int64_t step)
+{
+    dense_alloc(c, n_blocks);
+    double t0 = psr_now();
+    MPI_Waitall(c->n_servers, c->dense_req, MPI_STATUSES_IGNORE);
+    c->wait_seconds += psr_now() - t0;
+    for (int s = 0; s < c->n_servers; s++) {
+        c->dense_req[s] = MPI_REQUEST_NULL;
+        if (blocks_of(c, s, n_blocks) == 0) continue;
+        size_t n = dense_fill(c, s, WIRE_PUSH_DENSE, 0, grad, n_blocks, step);
+        MPI_Isend(c->dense_buf[s], (int)n, MPI_BYTE, s, WIRE_TAG_REQUEST, c->comm,
+                  &c->dense_req[s]);
+    }
 }
 
 void wk_client_push(wk_client_t *c, const uint64_t *keys, const float *grads,

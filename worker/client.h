@@ -22,6 +22,9 @@ typedef struct {
     MPI_Request *pull_req;  /* (n_servers) */
     MPI_Request *reply_req; /* (n_servers) */
     MPI_Request *push_req;  /* (n_servers) */
+    char **dense_buf;       /* (n_servers) header + block ids + blocks, or NULL */
+    MPI_Request *dense_req; /* (n_servers) dense pushes in flight */
+    char *dense_reply;      /* header + the most blocks any server holds */
     const int64_t *pull_off;/* server offsets of the pull in flight */
     float *pull_rows;       /* destination of the pull in flight */
     int64_t pull_step;
@@ -44,6 +47,16 @@ void wk_client_push(wk_client_t *c, const uint64_t *keys, const float *grads,
                     const int64_t *off, int64_t step);
 /* Wait until the push's buffers are free. */
 void wk_client_push_wait(wk_client_t *c);
+
+/* Dense blocks (train.dense_sync: ps): block b lives on server b mod n_servers.
+ * wk_client_dense_init stores initial values (worker 0 only, before any other worker pulls;
+ * waits for every server's acknowledgement). theta is (n_blocks * WIRE_DENSE_BLOCK). */
+void wk_client_dense_init(wk_client_t *c, const float *theta, int64_t n_blocks);
+/* Pull every block into theta (blocking; counts as waiting time). PSR_OK or PSR_ERR_WIRE. */
+int wk_client_dense_pull(wk_client_t *c, float *theta, int64_t n_blocks, int64_t step);
+/* Push gradients of every block (grad stays in use until the next dense push or
+ * wk_client_push_wait). */
+void wk_client_dense_push(wk_client_t *c, const float *grad, int64_t n_blocks, int64_t step);
 
 /* Blocking small control messages to server 0 (CLOCK, CLOCK_WAIT, SHUTDOWN). */
 void wk_client_clock(wk_client_t *c, int64_t finished_steps, int64_t examples, double loss_sum,

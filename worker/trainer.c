@@ -9,8 +9,10 @@
 #include "client.h"
 #include "log.h"
 #include "metrics.h"
-#include "model.h"
+#include "adam.h"
+#include "net.h"
 #include "psr_error.h"
+#include "schedule.h"
 #include "reader.h"
 #include "wire.h"
 
@@ -22,7 +24,12 @@ typedef struct {
     MPI_Comm wk_comm;
     int worker, n_workers, n_servers;
     wk_client_t client;
-    wk_fm_t model;
+    wk_net_t net;
+    int dense_mode;     /* -1: no dense parameters; else enum cfg_dense_sync */
+    float *dm, *dv;     /* allreduce: Adam state of the dense replica (padded length) */
+    float *red;         /* allreduce: reduction buffer, padded length + 1 (the active count) */
+    psr_adam_t adam;
+    psr_schedule_t sched;
     wk_batch_t batch[3]; /* two alternating training batches, and one for evaluation */
     float *rows[3];      /* (cap_keys, width) pulled rows of batch[i] */
     float *grad;       /* (cap_keys, width) */
@@ -98,7 +105,7 @@ static int evaluate(trainer_t *t, int64_t step, double *auc, double *logloss, in
         wk_client_pull_start(&t->client, b->uniq, b->srv_off, t->rows[EVAL], step);
         rc = wk_client_pull_wait(&t->client);
         if (rc != PSR_OK) break;
-        wk_fm_forward(&t->model, b, t->rows[EVAL], t->logit);
+        wk_net_forward(&t->net, b, t->rows[EVAL], 0, t->logit);
         ev_append(t, t->logit, b->label, n, &len);
     }
     if (rc != PSR_OK) return rc; /* the caller stops the job: no one waits in the gather */
@@ -149,20 +156,201 @@ static int64_t agree(trainer_t *t, int64_t mine)
     return all;
 }
 
+static size_t dense_len(const trainer_t *t) { return (size_t)t->net.n_blocks * WIRE_DENSE_BLOCK; }
+
+/* Forward, backward, joint clipping of sparse and dense gradients, sparse push, and in `ps`
+ * mode the dense push. *loss: the batch's summed loss. */
 static int train_step(trainer_t *t, int cur, int64_t step, double *loss)
 {
     wk_batch_t *b = &t->batch[cur];
     double t0 = psr_now();
-    const size_t n_grad = (size_t)b->n_uniq * (size_t)t->model.width;
-    wk_fm_forward(&t->model, b, t->rows[cur], t->logit);
-    *loss = wk_fm_backward(&t->model, b, t->rows[cur], t->logit, t->grad);
-    double norm = wk_clip_global_norm(t->grad, n_grad, t->cfg->optimizer.clip_norm);
+    const size_t n_grad = (size_t)b->n_uniq * (size_t)t->net.width;
+    if (t->dense_mode == CFG_DENSE_PS && step % t->cfg->train.dense_pull_every == 0) {
+        int rc = wk_client_dense_pull(&t->client, t->net.theta, t->net.n_blocks, step);
+        if (rc != PSR_OK) return rc;
+        t0 = psr_now();
+    }
+    wk_net_forward(&t->net, b, t->rows[cur], 1, t->logit);
+    *loss = wk_net_backward(&t->net, b, t->rows[cur], t->logit, t->grad);
+    /* one norm over sparse and dense gradients together, as if they were one vector */
+    double ss = 0.0;
+    for (size_t j = 0; j < n_grad; j++) ss += (double)t->grad[j] * t->grad[j];
+    for (size_t j = 0; j < t->net.n_params; j++) ss += (double)t->net.dtheta[j] * t->net.dtheta[j];
+    const double norm = sqrt(ss), clip = t->cfg->optimizer.clip_norm;
+    if (clip > 0 && norm > clip) {
+        const float scale = (float)(clip / norm);
+        for (size_t j = 0; j < n_grad; j++) t->grad[j] *= scale;
+        for (size_t j = 0; j < t->net.n_params; j++) t->net.dtheta[j] *= scale;
+    }
     t->t_compute += psr_now() - t0;
     if (!isfinite(norm))
         return PSR_ERR(PSR_ERR_DATA, "worker %d: gradient norm is %g at step %lld; lower "
                                      "optimizer.lr or set optimizer.clip_norm",
                        t->worker, norm, (long long)step);
     wk_client_push(&t->client, b->uniq, t->grad, b->srv_off, step);
+    if (t->dense_mode == CFG_DENSE_PS)
+        wk_client_dense_push(&t->client, t->net.dtheta, t->net.n_blocks, step);
+    return PSR_OK;
+}
+
+/* allreduce mode: sum the workers' dense gradients and active flags; every worker then
+ * applies the same Adam step to its replica. Reduce + broadcast (not Allreduce) so every
+ * replica receives bit-identical sums whatever algorithm MPI picks. Returns the number of
+ * workers that trained this round (0: all are out of data). */
+static int dense_allreduce(trainer_t *t, int active, int64_t step)
+{
+    const size_t n = dense_len(t);
+    double t0 = psr_now();
+    if (active)
+        memcpy(t->red, t->net.dtheta, n * sizeof *t->red);
+    else
+        memset(t->red, 0, n * sizeof *t->red);
+    t->red[n] = (float)active;
+    if (t->worker == 0)
+        MPI_Reduce(MPI_IN_PLACE, t->red, (int)(n + 1), MPI_FLOAT, MPI_SUM, 0, t->wk_comm);
+    else
+        MPI_Reduce(t->red, NULL, (int)(n + 1), MPI_FLOAT, MPI_SUM, 0, t->wk_comm);
+    MPI_Bcast(t->red, (int)(n + 1), MPI_FLOAT, 0, t->wk_comm);
+    t->client.wait_seconds += psr_now() - t0;
+    int n_active = (int)t->red[n];
+    if (n_active == 0) return 0;
+    const float inv = 1.0f / (float)n_active;
+    for (size_t j = 0; j < t->net.n_params; j++) t->red[j] *= inv;
+    const float lr = (float)(t->adam.lr * psr_lr_scale(&t->sched, step));
+    psr_adam_update(&t->adam, lr, step + 1, t->net.theta, t->dm, t->dv, t->red,
+                    (int)t->net.n_params);
+    return n_active;
+}
+
+/* One epoch in allreduce mode: every worker takes part in every round, training when it has
+ * data and contributing zeros once out, until no worker has data. Steps stay in lockstep, so
+ * evaluation points are the same on every worker without further agreement. */
+static int epoch_lockstep(trainer_t *t, rd_reader_t *train, int64_t *step, int64_t *examples)
+{
+    const int prefetch = t->cfg->train.max_staleness >= 1;
+    const int64_t max_steps = t->cfg->train.max_steps, every = t->cfg->eval.every_steps;
+    int cur = 0, pending = 0, have = 0, rc = PSR_OK;
+    if (max_steps == 0 || *step < max_steps) {
+        int n = fill(t, cur, train);
+        if (n < 0) return -n;
+        have = n > 0;
+        if (have) {
+            begin_step(t, cur, *step);
+            pending = 1;
+        }
+    }
+    for (;;) {
+        int nxt = 1 - cur, n_next = 0, pending_next = 0, active = have;
+        double loss = 0.0;
+        if (active) {
+            if (pending) rc = wk_client_pull_wait(&t->client);
+            if (rc != PSR_OK) return rc;
+            if (prefetch) {
+                n_next = fill(t, nxt, train);
+                if (n_next > 0 && (max_steps == 0 || *step + 1 < max_steps)) {
+                    begin_step(t, nxt, *step + 1);
+                    pending_next = 1;
+                }
+            }
+            rc = train_step(t, cur, *step, &loss);
+            if (rc != PSR_OK) return rc;
+        }
+        if (dense_allreduce(t, active, *step) == 0) break;
+        ++*step;
+        if (active) {
+            *examples += t->batch[cur].n;
+            wk_client_clock(&t->client, *step, t->batch[cur].n, loss, 0);
+            if (!prefetch && (max_steps == 0 || *step < max_steps)) {
+                n_next = fill(t, nxt, train);
+                if (n_next > 0) {
+                    begin_step(t, nxt, *step);
+                    pending_next = 1;
+                }
+            }
+            if (n_next < 0) return -n_next;
+            have = pending_next;
+            if (!have) wk_client_clock(&t->client, *step, 0, 0.0, WIRE_CLOCK_F_DONE);
+            cur = nxt;
+            pending = pending_next;
+        }
+        if (every > 0 && *step % every == 0) {
+            if (pending) rc = wk_client_pull_wait(&t->client);
+            pending = 0;
+            double auc, logloss;
+            int64_t n_eval;
+            if (rc == PSR_OK) rc = evaluate(t, *step, &auc, &logloss, &n_eval);
+            if (rc != PSR_OK) return rc;
+        }
+    }
+    return PSR_OK;
+}
+
+/* One epoch in asynchronous mode (no dense parameters, or dense parameters on servers):
+ * workers never wait for each other except through the staleness bound and the agreement
+ * protocol at evaluation points and the epoch end. */
+static int epoch_async(trainer_t *t, rd_reader_t *train, int64_t *step, int64_t *examples)
+{
+    const int prefetch = t->cfg->train.max_staleness >= 1;
+    const int64_t max_steps = t->cfg->train.max_steps, every = t->cfg->eval.every_steps;
+    double auc, logloss;
+    int64_t n_eval;
+    int cur = 0, pending = 0, have = 0, rc = PSR_OK;
+    if (max_steps == 0 || *step < max_steps) {
+        int n = fill(t, cur, train);
+        if (n < 0) return -n;
+        have = n > 0;
+        if (have) {
+            begin_step(t, cur, *step);
+            pending = 1;
+        }
+    }
+    while (have) {
+        int nxt = 1 - cur, n_next = 0, pending_next = 0;
+        if (pending) rc = wk_client_pull_wait(&t->client);
+        if (rc != PSR_OK) return rc;
+        if (prefetch) {
+            n_next = fill(t, nxt, train);
+            if (n_next > 0 && (max_steps == 0 || *step + 1 < max_steps)) {
+                begin_step(t, nxt, *step + 1);
+                pending_next = 1;
+            }
+        }
+        double loss;
+        rc = train_step(t, cur, *step, &loss);
+        if (rc != PSR_OK) return rc;
+        ++*step;
+        *examples += t->batch[cur].n;
+        wk_client_clock(&t->client, *step, t->batch[cur].n, loss, 0);
+        if (!prefetch && (max_steps == 0 || *step < max_steps)) {
+            n_next = fill(t, nxt, train);
+            if (n_next > 0) {
+                begin_step(t, nxt, *step);
+                pending_next = 1;
+            }
+        }
+        if (n_next < 0) return -n_next;
+        have = pending_next;
+        cur = nxt;
+        pending = pending_next;
+        if (have && every > 0 && *step % every == 0) {
+            rc = wk_client_pull_wait(&t->client);
+            pending = 0;
+            if (rc != PSR_OK) return rc;
+            int64_t at = agree(t, *step);
+            rc = evaluate(t, at, &auc, &logloss, &n_eval);
+            if (rc != PSR_OK) return rc;
+        }
+    }
+    /* out of data (or steps) for this epoch: stop holding others back, then follow the
+     * evaluations the others still reach until everyone is out */
+    wk_client_push_wait(&t->client);
+    wk_client_clock(&t->client, *step, 0, 0.0, WIRE_CLOCK_F_DONE);
+    for (;;) {
+        int64_t at = agree(t, NONE_LEFT);
+        if (at == NONE_LEFT) break;
+        rc = evaluate(t, at, &auc, &logloss, &n_eval);
+        if (rc != PSR_OK) return rc;
+    }
     return PSR_OK;
 }
 
@@ -198,91 +386,51 @@ int wk_train(const cfg_t *cfg, MPI_Comm ps_comm, MPI_Comm wk_comm, int n_servers
         return rc;
     }
 
-    const int B = cfg->train.batch_size, F = RD_CRITEO_FIELDS;
-    const int dim = cfg->model.type == CFG_MODEL_FM ? cfg->model.dim : 0;
+    const int B = cfg->train.batch_size;
+    rc = wk_net_init(&t.net, cfg, B);
+    if (rc != PSR_OK) {
+        rd_close(train);
+        rd_close(t.test);
+        return rc;
+    }
+    const int W = t.net.width, F = t.net.n_fields;
     const size_t cap_keys = (size_t)B * F + 1;
-    wk_fm_init(&t.model, dim, B);
-    const int W = t.model.width;
     wk_client_init(&t.client, ps_comm, n_servers, W, cap_keys);
     for (int i = 0; i < 3; i++) {
-        wk_batch_init(&t.batch[i], B, F, n_servers, (uint32_t)cfg->cluster.buckets);
+        wk_batch_init(&t.batch[i], B, t.net.field0, F, n_servers, (uint32_t)cfg->cluster.buckets);
         t.rows[i] = psr_xmalloc(cap_keys * (size_t)W * sizeof(float));
     }
     t.grad = psr_xmalloc(cap_keys * (size_t)W * sizeof(float));
     t.logit = psr_xmalloc((size_t)B * sizeof(float));
+    t.adam = (psr_adam_t){(float)cfg->optimizer.lr, (float)cfg->optimizer.beta1,
+                          (float)cfg->optimizer.beta2, (float)cfg->optimizer.eps,
+                          (float)cfg->optimizer.weight_decay};
+    t.sched = psr_schedule_of(cfg);
+    t.dense_mode = t.net.n_params > 0 ? cfg->train.dense_sync : -1;
+    if (t.dense_mode == CFG_DENSE_ALLREDUCE) {
+        t.dm = psr_xcalloc(dense_len(&t), sizeof *t.dm);
+        t.dv = psr_xcalloc(dense_len(&t), sizeof *t.dv);
+        t.red = psr_xmalloc((dense_len(&t) + 1) * sizeof *t.red);
+    } else if (t.dense_mode == CFG_DENSE_PS) {
+        /* worker 0 stores the initial dense values; nobody pulls before they are acknowledged */
+        if (t.worker == 0) wk_client_dense_init(&t.client, t.net.theta, t.net.n_blocks);
+        MPI_Barrier(wk_comm);
+    }
 
-    const int prefetch = cfg->train.max_staleness >= 1;
-    const int64_t max_steps = cfg->train.max_steps;
-    const int64_t every = cfg->eval.every_steps;
     int64_t step = 0, examples = 0;
-    double auc, logloss;
-    int64_t n_eval;
+    double auc = NAN, logloss = NAN;
+    int64_t n_eval = 0;
     double t_start = psr_now();
 
     for (int epoch = 0; epoch < cfg->train.epochs && rc == PSR_OK; epoch++) {
         if (epoch > 0) rc = rd_rewind(train);
-        int cur = 0, pending = 0, have = 0;
-        if (rc == PSR_OK && (max_steps == 0 || step < max_steps)) {
-            int n = fill(&t, cur, train);
-            if (n < 0) rc = -n;
-            have = n > 0;
-            if (have) {
-                begin_step(&t, cur, step);
-                pending = 1;
-            }
-        }
-        while (have && rc == PSR_OK) {
-            int nxt = 1 - cur, n_next = 0, pending_next = 0;
-            if (pending) rc = wk_client_pull_wait(&t.client);
-            if (rc != PSR_OK) break;
-            if (prefetch) {
-                n_next = fill(&t, nxt, train);
-                if (n_next > 0 && (max_steps == 0 || step + 1 < max_steps)) {
-                    begin_step(&t, nxt, step + 1);
-                    pending_next = 1;
-                }
-            }
-            double loss;
-            rc = train_step(&t, cur, step, &loss);
-            if (rc != PSR_OK) break;
-            step++;
-            examples += t.batch[cur].n;
-            wk_client_clock(&t.client, step, t.batch[cur].n, loss, 0);
-            if (!prefetch && (max_steps == 0 || step < max_steps)) {
-                n_next = fill(&t, nxt, train);
-                if (n_next > 0) {
-                    begin_step(&t, nxt, step);
-                    pending_next = 1;
-                }
-            }
-            if (n_next < 0) {
-                rc = -n_next;
-                break;
-            }
-            have = pending_next;
-            cur = nxt;
-            pending = pending_next;
-            if (have && every > 0 && step % every == 0) {
-                rc = wk_client_pull_wait(&t.client);
-                pending = 0;
-                if (rc == PSR_OK) {
-                    int64_t at = agree(&t, step);
-                    rc = evaluate(&t, at, &auc, &logloss, &n_eval);
-                }
-            }
-        }
         if (rc != PSR_OK) break;
-        /* out of data (or steps) for this epoch: stop holding others back, then follow the
-         * evaluations the others still reach until everyone is out */
-        wk_client_push_wait(&t.client);
-        wk_client_clock(&t.client, step, 0, 0.0, WIRE_CLOCK_F_DONE);
-        for (;;) {
-            int64_t at = agree(&t, NONE_LEFT);
-            if (at == NONE_LEFT) break;
-            rc = evaluate(&t, at, &auc, &logloss, &n_eval);
-            if (rc != PSR_OK) break;
-        }
+        if (t.dense_mode == CFG_DENSE_ALLREDUCE)
+            rc = epoch_lockstep(&t, train, &step, &examples);
+        else
+            rc = epoch_async(&t, train, &step, &examples);
         if (rc == PSR_OK && epoch + 1 < cfg->train.epochs) {
+            wk_client_push_wait(&t.client);
             wk_client_clock_resume(&t.client, step);
             t.known_min = 0;
             MPI_Barrier(wk_comm);
@@ -308,7 +456,10 @@ int wk_train(const cfg_t *cfg, MPI_Comm ps_comm, MPI_Comm wk_comm, int n_servers
     rd_close(train);
     rd_close(t.test);
     wk_client_free(&t.client);
-    wk_fm_free(&t.model);
+    wk_net_free(&t.net);
+    free(t.dm);
+    free(t.dv);
+    free(t.red);
     for (int i = 0; i < 3; i++) {
         wk_batch_free(&t.batch[i]);
         free(t.rows[i]);

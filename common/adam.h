@@ -1,4 +1,5 @@
-/* adam: the server-side optimizer, applied to one row at a time as pushes arrive.
+/* adam: the optimizer, applied to one row (or dense block) at a time: by servers as pushes
+ * arrive, and by workers to their dense replicas in allreduce mode.
  *
  * Update of row r at its own step t (t counts the pushes that touched r, starting at 1):
  *   w <- w - lr_t * weight_decay * w                    (decoupled decay, as AdamW)
@@ -6,8 +7,8 @@
  *   v <- beta2 v + (1 - beta2) g^2
  *   w <- w - lr_t * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)
  * Bias correction uses the row's own t (rows are updated sparsely and asynchronously). */
-#ifndef PSR_PS_ADAM_H
-#define PSR_PS_ADAM_H
+#ifndef PSR_ADAM_H
+#define PSR_ADAM_H
 
 #include <stdint.h>
 
@@ -17,10 +18,10 @@ typedef struct {
     float beta2;
     float eps;
     float weight_decay;
-} ps_adam_t;
+} psr_adam_t;
 
 /* Apply one Adam step (t >= 1, already counting this update) to n floats. */
-void ps_adam_update(const ps_adam_t *a, float lr, int64_t t, float *restrict w,
+void psr_adam_update(const psr_adam_t *a, float lr, int64_t t, float *restrict w,
                     float *restrict m, float *restrict v, const float *restrict g, int n);
 
 #endif

@@ -3,7 +3,7 @@
 
 #include <math.h>
 
-void ps_adam_update(const ps_adam_t *a, float lr, int64_t t, float *restrict w,
+void psr_adam_update(const psr_adam_t *a, float lr, int64_t t, float *restrict w,
                     float *restrict m, float *restrict v, const float *restrict g, int n)
 {
     const double bc1 = 1.0 - pow((double)a->beta1, (double)t);
