@@ -35,6 +35,7 @@ typedef struct {
     float *grad;       /* (cap_keys, width) */
     float *logit;      /* (batch_size) */
     int64_t known_min; /* slowest worker's finished steps, as last heard */
+    int pending;       /* a training pull is in flight */
     rd_reader_t *test;
     float *ev_p, *ev_y; /* this worker's test predictions */
     size_t ev_cap;
@@ -222,62 +223,74 @@ static int dense_allreduce(trainer_t *t, int active, int64_t step)
     return n_active;
 }
 
+/* Read batch i for step `step` and start its pull, unless train.max_steps ends the run
+ * before that step. Returns rows read (0: no step to take) or -PSR_ERR_*. */
+static int prepare(trainer_t *t, rd_reader_t *r, int i, int64_t step)
+{
+    const int64_t max_steps = t->cfg->train.max_steps;
+    if (max_steps > 0 && step >= max_steps) return 0;
+    int n = fill(t, i, r);
+    if (n > 0) {
+        begin_step(t, i, step);
+        t->pending = 1;
+    }
+    return n;
+}
+
+/* Wait for the rows of the pull in flight, if any. */
+static int wait_rows(trainer_t *t)
+{
+    if (!t->pending) return PSR_OK;
+    t->pending = 0;
+    return wk_client_pull_wait(&t->client);
+}
+
+/* Step `step` on batch cur, whose pull was started: wait for its rows, prepare the next batch
+ * into 1 - cur (before computing when train.max_staleness >= 1, so its pull overlaps this
+ * step; after this step's CLOCK otherwise, since its staleness wait counts this step), then
+ * compute and push. *n_next: rows of the next batch (0: none). */
+static int run_step(trainer_t *t, rd_reader_t *r, int cur, int64_t step, int *n_next,
+                    int64_t *examples)
+{
+    const int prefetch = t->cfg->train.max_staleness >= 1;
+    double loss;
+    int rc = wait_rows(t);
+    if (rc != PSR_OK) return rc;
+    *n_next = prefetch ? prepare(t, r, 1 - cur, step + 1) : 0;
+    if (*n_next < 0) return -*n_next;
+    rc = train_step(t, cur, step, &loss);
+    if (rc != PSR_OK) return rc;
+    *examples += t->batch[cur].n;
+    wk_client_clock(&t->client, step + 1, t->batch[cur].n, loss, 0);
+    if (!prefetch) *n_next = prepare(t, r, 1 - cur, step + 1);
+    return *n_next < 0 ? -*n_next : PSR_OK;
+}
+
 /* One epoch in allreduce mode: every worker takes part in every round, training when it has
  * data and contributing zeros once out, until no worker has data. Steps stay in lockstep, so
  * evaluation points are the same on every worker without further agreement. */
 static int epoch_lockstep(trainer_t *t, rd_reader_t *train, int64_t *step, int64_t *examples)
 {
-    const int prefetch = t->cfg->train.max_staleness >= 1;
-    const int64_t max_steps = t->cfg->train.max_steps, every = t->cfg->eval.every_steps;
-    int cur = 0, pending = 0, have = 0, rc = PSR_OK;
-    if (max_steps == 0 || *step < max_steps) {
-        int n = fill(t, cur, train);
-        if (n < 0) return -n;
-        have = n > 0;
-        if (have) {
-            begin_step(t, cur, *step);
-            pending = 1;
-        }
-    }
+    const int64_t every = t->cfg->eval.every_steps;
+    int cur = 0, have = prepare(t, train, cur, *step), rc;
+    if (have < 0) return -have;
     for (;;) {
-        int nxt = 1 - cur, n_next = 0, pending_next = 0, active = have;
-        double loss = 0.0;
-        if (active) {
-            if (pending) rc = wk_client_pull_wait(&t->client);
-            if (rc != PSR_OK) return rc;
-            if (prefetch) {
-                n_next = fill(t, nxt, train);
-                if (n_next > 0 && (max_steps == 0 || *step + 1 < max_steps)) {
-                    begin_step(t, nxt, *step + 1);
-                    pending_next = 1;
-                }
-            }
-            rc = train_step(t, cur, *step, &loss);
+        int n_next = 0;
+        if (have > 0) {
+            rc = run_step(t, train, cur, *step, &n_next, examples);
             if (rc != PSR_OK) return rc;
         }
-        if (dense_allreduce(t, active, *step) == 0) break;
+        if (dense_allreduce(t, have > 0, *step) == 0) break;
         ++*step;
-        if (active) {
-            *examples += t->batch[cur].n;
-            wk_client_clock(&t->client, *step, t->batch[cur].n, loss, 0);
-            if (!prefetch && (max_steps == 0 || *step < max_steps)) {
-                n_next = fill(t, nxt, train);
-                if (n_next > 0) {
-                    begin_step(t, nxt, *step);
-                    pending_next = 1;
-                }
-            }
-            if (n_next < 0) return -n_next;
-            have = pending_next;
-            if (!have) wk_client_clock(&t->client, *step, 0, 0.0, WIRE_CLOCK_F_DONE);
-            cur = nxt;
-            pending = pending_next;
+        if (have > 0) {
+            if (n_next == 0) wk_client_clock(&t->client, *step, 0, 0.0, WIRE_CLOCK_F_DONE);
+            cur = 1 - cur;
+            have = n_next;
         }
         if (every > 0 && *step % every == 0) {
-            if (pending) rc = wk_client_pull_wait(&t->client);
-            pending = 0;
             double auc, logloss;
             int64_t n_eval;
+            rc = wait_rows(t);
             if (rc == PSR_OK) rc = evaluate(t, *step, &auc, &logloss, &n_eval);
             if (rc != PSR_OK) return rc;
         }
@@ -290,51 +303,20 @@ static int epoch_lockstep(trainer_t *t, rd_reader_t *train, int64_t *step, int64
  * protocol at evaluation points and the epoch end. */
 static int epoch_async(trainer_t *t, rd_reader_t *train, int64_t *step, int64_t *examples)
 {
-    const int prefetch = t->cfg->train.max_staleness >= 1;
-    const int64_t max_steps = t->cfg->train.max_steps, every = t->cfg->eval.every_steps;
+    const int64_t every = t->cfg->eval.every_steps;
     double auc, logloss;
     int64_t n_eval;
-    int cur = 0, pending = 0, have = 0, rc = PSR_OK;
-    if (max_steps == 0 || *step < max_steps) {
-        int n = fill(t, cur, train);
-        if (n < 0) return -n;
-        have = n > 0;
-        if (have) {
-            begin_step(t, cur, *step);
-            pending = 1;
-        }
-    }
-    while (have) {
-        int nxt = 1 - cur, n_next = 0, pending_next = 0;
-        if (pending) rc = wk_client_pull_wait(&t->client);
-        if (rc != PSR_OK) return rc;
-        if (prefetch) {
-            n_next = fill(t, nxt, train);
-            if (n_next > 0 && (max_steps == 0 || *step + 1 < max_steps)) {
-                begin_step(t, nxt, *step + 1);
-                pending_next = 1;
-            }
-        }
-        double loss;
-        rc = train_step(t, cur, *step, &loss);
+    int cur = 0, have = prepare(t, train, cur, *step), rc;
+    if (have < 0) return -have;
+    while (have > 0) {
+        int n_next;
+        rc = run_step(t, train, cur, *step, &n_next, examples);
         if (rc != PSR_OK) return rc;
         ++*step;
-        *examples += t->batch[cur].n;
-        wk_client_clock(&t->client, *step, t->batch[cur].n, loss, 0);
-        if (!prefetch && (max_steps == 0 || *step < max_steps)) {
-            n_next = fill(t, nxt, train);
-            if (n_next > 0) {
-                begin_step(t, nxt, *step);
-                pending_next = 1;
-            }
-        }
-        if (n_next < 0) return -n_next;
-        have = pending_next;
-        cur = nxt;
-        pending = pending_next;
-        if (have && every > 0 && *step % every == 0) {
-            rc = wk_client_pull_wait(&t->client);
-            pending = 0;
+        cur = 1 - cur;
+        have = n_next;
+        if (have > 0 && every > 0 && *step % every == 0) {
+            rc = wait_rows(t);
             if (rc != PSR_OK) return rc;
             int64_t at = agree(t, *step);
             rc = evaluate(t, at, &auc, &logloss, &n_eval);
