@@ -336,6 +336,7 @@ typedef struct {
     int64_t begin, end;  /* RD_PLAIN: this worker's byte range */
     int64_t first_off;   /* offset of the share's first line; -1 until known */
     int64_t first_no;    /* 0-based line number of that line; -1 until counted */
+    int64_t size;        /* bytes at open (the share fingerprint) */
 } rd_file_t;
 
 struct rd_reader {
@@ -402,6 +403,7 @@ int rd_open(rd_reader_t **out, char *const *files, int n_files, int worker, int 
             rc = PSR_ERR(PSR_ERR_IO, "%s: %s", f->path,
                          errno == ENOENT ? "no such file" : strerror(errno));
         if (rc != PSR_OK) continue;
+        f->size = (int64_t)st.st_size;
         if (has_gz_suffix(f->path)) {
             if (n_gz >= n_workers)
                 f->kind = gz_i % n_workers == worker ? RD_GZ_WHOLE : RD_SKIP;
@@ -691,6 +693,86 @@ int rd_rewind(rd_reader_t *r)
     r->pass++;
     r->err = 0;
     return PSR_OK;
+}
+
+void rd_tell(const rd_reader_t *r, rd_pos_t *p)
+{
+    memset(p, 0, sizeof *p);
+    p->file = r->cur;
+    p->offset = -1;
+    p->first_off = -1;
+    p->pass = r->pass;
+    p->bad_pass = r->bad_pass;
+    p->rows = r->rows;
+    p->bad = r->bad;
+    if (r->cur >= r->n_files) return;
+    p->first_off = r->files[r->cur].first_off;
+    if (!r->is_open || r->skip_partial) return; /* the file's share has not started */
+    p->offset = r->buf_off + (int64_t)r->pos;
+    p->line_idx = r->line_idx;
+    p->long_line = r->long_line;
+    p->long_idx = r->long_idx;
+}
+
+int rd_seek(rd_reader_t *r, const rd_pos_t *p)
+{
+    PSR_RETURN_IF(p->file < 0 || p->file > r->n_files || p->pass < 0 || p->bad_pass < 0 ||
+                      p->rows < 0 || p->bad < 0 || p->line_idx < 0 || p->long_idx < 0 ||
+                      p->offset < -1,
+                  PSR_ERR_FORMAT,
+                  "reader position (file %lld, offset %lld) does not fit a share of %d file%s",
+                  (long long)p->file, (long long)p->offset, r->n_files,
+                  r->n_files == 1 ? "" : "s");
+    close_cur(r);
+    r->err = 0;
+    r->cur = (int)p->file;
+    r->pos = r->len = 0;
+    r->pass = p->pass;
+    r->bad_pass = p->bad_pass;
+    r->rows = p->rows;
+    r->bad = p->bad;
+    if (r->cur == r->n_files || p->offset < 0) return PSR_OK; /* opened when reached */
+    rd_file_t *f = &r->files[r->cur];
+    PSR_RETURN_IF(f->kind == RD_SKIP || (f->kind == RD_PLAIN &&
+                                         (p->offset < f->begin || p->offset > f->size)),
+                  PSR_ERR_FORMAT,
+                  "%s: reader position %lld is outside this worker's share of the file",
+                  f->path, (long long)p->offset);
+    int rc = open_cur(r);
+    if (rc == PSR_OK && f->kind == RD_PLAIN) {
+        if (lseek(r->fd, (off_t)p->offset, SEEK_SET) < 0)
+            rc = PSR_ERR(PSR_ERR_IO, "%s: seek to byte %lld failed: %s", f->path,
+                         (long long)p->offset, strerror(errno));
+    } else if (rc == PSR_OK) {
+        z_off_t at = gzseek(r->gz, (z_off_t)p->offset, SEEK_SET);
+        if (at != (z_off_t)p->offset)
+            rc = PSR_ERR(PSR_ERR_FORMAT, "%s: cannot reach uncompressed offset %lld (the file "
+                         "is shorter than when the position was saved)", f->path,
+                         (long long)p->offset);
+    }
+    if (rc != PSR_OK) {
+        close_cur(r);
+        return rc;
+    }
+    r->buf_off = p->offset;
+    r->skip_partial = 0;
+    r->line_idx = p->line_idx;
+    r->long_line = (int)p->long_line;
+    r->long_idx = p->long_idx;
+    if (p->first_off >= 0) f->first_off = p->first_off;
+    return PSR_OK;
+}
+
+uint64_t rd_share_fingerprint(const rd_reader_t *r)
+{
+    uint64_t h = psr_mix64(((uint64_t)r->worker << 32) ^ (uint64_t)r->n_workers);
+    for (int i = 0; i < r->n_files; i++) {
+        const rd_file_t *f = &r->files[i];
+        h = psr_mix64(h ^ psr_feature_key(i, f->path, strlen(f->path)));
+        h = psr_mix64(h ^ (uint64_t)f->size ^ ((uint64_t)f->kind << 56));
+        h = psr_mix64(h ^ (uint64_t)f->begin ^ ((uint64_t)f->end << 1));
+    }
+    return h;
 }
 
 int64_t rd_rows_read(const rd_reader_t *r) { return r->rows; }

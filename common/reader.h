@@ -22,7 +22,12 @@
  *     least n_workers .gz files (file i to worker i mod n_workers); otherwise each worker
  *     decompresses it and keeps the lines whose number mod n_workers equals its index.
  *     The share depends only on (expanded file list, worker, n_workers) and file contents.
- *  5. rd_rewind starts the same share again, yielding the same rows in the same order. */
+ *  5. rd_rewind starts the same share again, yielding the same rows in the same order.
+ *  6. rd_tell gives the position of the next row (a plain struct of int64 fields, saved in
+ *     checkpoints); rd_seek to it on a reader opened with the same (files, worker,
+ *     n_workers) yields exactly the rows that would have followed. A plain file resumes at
+ *     the byte offset of the next line; a .gz file is decompressed again up to the saved
+ *     offset of the uncompressed stream (gzip cannot seek). */
 #ifndef PSR_READER_H
 #define PSR_READER_H
 
@@ -61,6 +66,28 @@ int rd_next(rd_reader_t *r, rd_row_t *row);
 
 /* Start the share again from its first row (next epoch). PSR_OK or an error. */
 int rd_rewind(rd_reader_t *r);
+
+/* Rule 6. Every field is int64 so the struct has no padding and travels as bytes. */
+typedef struct {
+    int64_t file;       /* index into the expanded file list; n_files when the share is done */
+    int64_t offset;     /* byte offset of the next line (plain: in the file; .gz: in the
+                           uncompressed stream); -1: the file's share not started yet */
+    int64_t line_idx;   /* lines of the file's share started before that offset */
+    int64_t first_off;  /* plain: offset of the share's first line in the file, -1 unknown */
+    int64_t long_line;  /* 1 when inside an over-long line being dropped */
+    int64_t long_idx;   /* that line's index */
+    int64_t pass;       /* rewinds done */
+    int64_t bad_pass;   /* malformed rows so far in this pass */
+    int64_t rows, bad;  /* counters since open */
+} rd_pos_t;
+
+void rd_tell(const rd_reader_t *r, rd_pos_t *pos);
+/* Continue from `pos` (from rd_tell of a reader with the same files and share). A position
+ * that does not fit the files (index, offset past the share) is PSR_ERR_FORMAT. */
+int rd_seek(rd_reader_t *r, const rd_pos_t *pos);
+/* Fingerprint of the share's layout: file paths, sizes and kinds, worker, n_workers; a
+ * saved position is only meaningful for a reader with the same fingerprint. */
+uint64_t rd_share_fingerprint(const rd_reader_t *r);
 
 int64_t rd_rows_read(const rd_reader_t *r); /* good rows returned since open */
 int64_t rd_bad_rows(const rd_reader_t *r);  /* malformed rows skipped since open */

@@ -749,6 +749,48 @@ static void test_files_and_shares(void)
         }
         CHECK_INT(rd_rows_read(r), n + n / 2 + 1 + n);
         rd_close(r);
+
+        /* rd_tell after k rows, then rd_seek on a fresh reader: exactly the rows k.. follow,
+         * for cuts at the start, inside each file, at the file boundary and at the end */
+        int cuts[6] = {0, 1, n / 3, n / 2, n - 1, n};
+        for (int c = 0; c < 6; c++) {
+            rd_reader_t *a, *b;
+            rd_pos_t pos;
+            CHECK_INT(rd_open(&a, both, 2, 1, W, CFG_INT_DENSE, 0), PSR_OK);
+            for (int k = 0; k < cuts[c]; k++) CHECK_INT(rd_next(a, &row), 1);
+            rd_tell(a, &pos);
+            CHECK_INT(pos.rows, cuts[c]);
+            CHECK_INT(rd_open(&b, both, 2, 1, W, CFG_INT_DENSE, 0), PSR_OK);
+            CHECK(rd_share_fingerprint(a) == rd_share_fingerprint(b));
+            CHECK_INT(rd_seek(b, &pos), PSR_OK);
+            int m = cuts[c], diff = 0;
+            while ((rc = rd_next(b, &row)) == 1) {
+                if (m >= n || !row_eq(&row, &first[m])) diff++;
+                m++;
+            }
+            CHECK_INT(rc, 0);
+            CHECK_INT(diff, 0);
+            CHECK_INT(m, n);
+            CHECK_INT(rd_rows_read(b), n);
+            rd_close(a);
+            rd_close(b);
+        }
+        /* a position from another share does not fit */
+        {
+            rd_reader_t *a, *b;
+            rd_pos_t pos;
+            CHECK_INT(rd_open(&a, both, 2, 0, W, CFG_INT_DENSE, 0), PSR_OK);
+            CHECK_INT(rd_open(&b, both, 2, 1, W, CFG_INT_DENSE, 0), PSR_OK);
+            CHECK(rd_share_fingerprint(a) != rd_share_fingerprint(b));
+            while (rd_next(a, &row) == 1) {
+                rd_tell(a, &pos);
+                if (pos.file == 1) break; /* inside the plain file's first share */
+            }
+            CHECK_INT(pos.file, 1);
+            CHECK_INT(rd_seek(b, &pos), PSR_ERR_FORMAT);
+            rd_close(a);
+            rd_close(b);
+        }
         free(first);
     }
     gf_free(&g);
