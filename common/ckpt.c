@@ -21,6 +21,7 @@
 #include <yaml.h>
 #include <zlib.h>
 
+#include "fsutil.h"
 #include "hash.h"
 #include "log.h"
 #include "psr_error.h"
@@ -122,33 +123,6 @@ static int err_wrap(int rc, const char *prefix)
 }
 
 /* ---- file system helpers --------------------------------------------------------------- */
-
-static int mkdir_p(const char *dir)
-{
-    PSR_RETURN_IF(dir == NULL || dir[0] == '\0', PSR_ERR_CONFIG,
-                  "checkpoint directory is empty");
-    char *p = psr_xstrdup(dir);
-    size_t n = strlen(p);
-    for (size_t i = 1; i <= n; i++) {
-        if (p[i] != '/' && p[i] != '\0') continue;
-        char save = p[i];
-        p[i] = '\0';
-        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-            int e = errno;
-            int rc = PSR_ERR(PSR_ERR_IO, "cannot create directory '%s': %s", p, strerror(e));
-            free(p);
-            return rc;
-        }
-        p[i] = save;
-    }
-    free(p);
-    struct stat st;
-    if (stat(dir, &st) != 0)
-        return PSR_ERR(PSR_ERR_IO, "cannot create directory '%s': %s", dir, strerror(errno));
-    PSR_RETURN_IF(!S_ISDIR(st.st_mode), PSR_ERR_IO,
-                  "cannot create directory '%s': a file of that name exists", dir);
-    return PSR_OK;
-}
 
 /* fsync a directory so the renames inside it are durable. File systems that cannot
  * (EINVAL) are accepted: there is nothing better to do on them. */
@@ -1835,7 +1809,9 @@ int ckpt_stage(const char *root, int64_t step, char **stage)
 {
     *stage = NULL;
     PSR_RETURN_IF(step < 0, PSR_ERR_USAGE, "checkpoint step %" PRId64 " is negative", step);
-    PSR_FORWARD(mkdir_p(root));
+    PSR_RETURN_IF(root == NULL || root[0] == '\0', PSR_ERR_CONFIG,
+                  "checkpoint directory is empty");
+    PSR_FORWARD(psr_mkdir_p(root));
     char name[40];
     ckpt_dir_name(step, name);
     strcat(name, ".tmp");

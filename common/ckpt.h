@@ -53,7 +53,8 @@
  *  F5. Payload by kind:
  *      ROWS    segment id = bucket (< n_buckets), records = rows; raw bytes = rows * (24 +
  *              12 * width): per row key u64 | 3*width float32 (w, Adam m, Adam v) |
- *              step i64 (Adam steps of the row) | last i64 (push counter at last update).
+ *              step i64 (Adam steps of the row) | last i64 (the sender's step count
+ *              after the push that last updated the row).
  *              Every key k in segment b has psr_key_bucket(k, n_buckets) == b. A bucket the
  *              server owned but that holds no rows has an empty segment.
  *      DENSE   segment id = block id, records = 1, raw = step i64 | n float32 (n >= 0).
@@ -332,5 +333,25 @@ int ckpt_verify_print(const char *dir, FILE *out);
  * (raw / compressed), and "digest: <16 hex digits>" (the model digest). Reads every row,
  * checking as it goes; an error stops it. */
 int ckpt_inspect_print(const char *dir, FILE *out);
+
+/* ---- the job's side (launch/ckjob.c) ---------------------------------------------------
+ * A checkpoint is collective: every rank calls hook->run(hook->job, step, part, ctx) at the
+ * same checkpoint, once workers have stopped between steps and servers have applied every
+ * push. run stages the directory on rank 0, calls part() on every rank to write that rank's
+ * files into it, gathers the entries, commits on rank 0 and returns the same status on every
+ * rank (a failure anywhere leaves the previous checkpoints as they were). */
+#define CKPT_MAX_PART_FILES 3
+typedef struct {
+    int32_t n_files;
+    int32_t pad;
+    ckpt_file_info_t files[CKPT_MAX_PART_FILES];
+    uint64_t digest; /* this rank's share of the model digest (see above) */
+} ckpt_part_t;
+typedef int (*ckpt_part_fn)(void *ctx, const char *stage, int64_t step, int level,
+                            ckpt_part_t *out);
+typedef struct {
+    void *job; /* NULL: checkpoints are off */
+    int (*run)(void *job, int64_t step, ckpt_part_fn part, void *ctx);
+} ckpt_hook_t;
 
 #endif

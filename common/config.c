@@ -28,6 +28,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "hash.h"
 #include "psr_error.h"
 
 /* ---- schema ---------------------------------------------------------------------------- */
@@ -1273,6 +1274,38 @@ const char *cfg_enum_name(const char *key, int value)
     }
     return NULL;
 }
+
+int cfg_row_width(const cfg_t *c) { return c->model.type == CFG_MODEL_LR ? 1 : 1 + c->model.dim; }
+
+static size_t ints_desc(char *buf, size_t cap, const char *name, const cfg_ints_t *v)
+{
+    size_t o = (size_t)snprintf(buf, cap, " %s=[", name);
+    for (int i = 0; i < v->n && o < cap; i++)
+        o += (size_t)snprintf(buf + o, cap - o, "%s%d", i ? "," : "", v->v[i]);
+    if (o < cap) o += (size_t)snprintf(buf + o, cap - o, "]");
+    return o;
+}
+
+void cfg_model_desc(const cfg_t *c, char *buf, size_t cap)
+{
+    size_t o = (size_t)snprintf(buf, cap, "type=%s width=%d", cfg_model_name(c->model.type),
+                                cfg_row_width(c));
+    if (c->model.type == CFG_MODEL_DEEPFM && o < cap)
+        o += ints_desc(buf + o, cap - o, "mlp", &c->model.mlp);
+    if (c->model.type == CFG_MODEL_DLRM && o < cap) {
+        o += ints_desc(buf + o, cap - o, "bottom_mlp", &c->model.bottom_mlp);
+        if (o < cap) ints_desc(buf + o, cap - o, "top_mlp", &c->model.top_mlp);
+    }
+}
+
+void cfg_schema_desc(const cfg_t *c, char *buf, size_t cap)
+{
+    /* keys=1: the feature-key hashing of common/hash.c and the reader rules of reader.h */
+    snprintf(buf, cap, "format=%s int_mode=%s keys=1", cfg_enum_name("data.format", c->data.format),
+             cfg_enum_name("data.int_mode", c->data.int_mode));
+}
+
+uint64_t cfg_fingerprint(const char *desc) { return psr_hash_bytes(desc, strlen(desc), 0x70737265ULL); }
 
 size_t cfg_packed_size(void) { return sizeof(cfg_t); }
 

@@ -145,6 +145,15 @@ const char *cfg_model_name(int type);
  * out of range and NULL when `key` is not an enum key (a caller's bug). Static storage. */
 const char *cfg_enum_name(const char *key, int value);
 
+/* Floats per sparse row of the model: 1 (lr) or 1 + model.dim. */
+int cfg_row_width(const cfg_t *c);
+/* One-line descriptions of what shapes the parameters ("type=fm width=9") and how rows become
+ * features ("format=criteo int_mode=bucket keys=1"); checkpoints store both with their
+ * fingerprints (cfg_fingerprint) and refuse to load into a config that differs. */
+void cfg_model_desc(const cfg_t *c, char *buf, size_t cap);
+void cfg_schema_desc(const cfg_t *c, char *buf, size_t cap);
+uint64_t cfg_fingerprint(const char *desc);
+
 /* Flat byte image for MPI_Bcast: cfg_t is plain data, so this is a copy; kept as functions
  * so the image can become versioned without touching callers. */
 size_t cfg_packed_size(void);

@@ -70,6 +70,7 @@ int wire_check(const void *buf, size_t n_bytes, int source, int width)
     case WIRE_PUSH_DENSE: want = n * (8u + 4u * WIRE_DENSE_BLOCK); break;
     case WIRE_CLOCK: want = sizeof(wire_clock_t); break;
     case WIRE_STATS_REPLY: want = sizeof(wire_stats_t); break;
+    case WIRE_CKPT:
     case WIRE_CLOCK_WAIT:
     case WIRE_CLOCK_GRANT:
     case WIRE_STATS:

@@ -18,6 +18,10 @@
  *       CLOCK       wire_clock_t (a worker finished hdr.step steps) -> sizeof(wire_clock_t)
  *       CLOCK_WAIT  none: the worker wants every worker to have finished hdr.step steps
  *       CLOCK_GRANT none: hdr.step = the slowest worker's finished step count now
+ *       CKPT        none: the worker stopped after hdr.step steps for the checkpoint at job
+ *                   step hdr.count; it sends nothing more until that checkpoint is written.
+ *                   Once a server has CKPT from every worker it has applied every push
+ *                   (rule 5) and joins the collective write (launch/ckjob.h).
  *       STATS_REPLY wire_stats_t
  *       SHUTDOWN    none: this worker sends no more requests
  *     Every key of a PULL or PUSH must belong to a bucket the receiving server owns; every
@@ -59,7 +63,7 @@ enum wire_type {
     WIRE_CLOCK,
     WIRE_CLOCK_WAIT,
     WIRE_CLOCK_GRANT,
-    WIRE_CKPT, /* reserved: checkpoints */
+    WIRE_CKPT,
     WIRE_STATS,
     WIRE_STATS_REPLY,
     WIRE_SHUTDOWN,

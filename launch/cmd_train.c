@@ -5,7 +5,13 @@
  * message) or the validated config. Then the first cluster.servers ranks serve and the
  * others train. After the run every rank meets in one gather so rank 0 prints the servers'
  * figures and the `result:` line. Any later failure calls psr_die, which MPI_Aborts the
- * whole job: no rank exits alone and no rank waits forever. */
+ * whole job: no rank exits alone and no rank waits forever.
+ *
+ * Checkpoints (checkpoint.dir set): rank 0 also checks the directory can be written and, for
+ * --resume, chooses and checks the checkpoint before anything starts (launch/ckjob.h), so a
+ * bad checkpoint is a start-up error like a bad config. SIGTERM and SIGUSR1 then mean
+ * "checkpoint at the next control point and exit 0". */
+#include <limits.h>
 #include <cblas.h>
 #include <math.h>
 #include <mpi.h>
@@ -13,30 +19,42 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckjob.h"
 #include "commands.h"
 #include "config.h"
+#include "fsutil.h"
 #include "log.h"
 #include "psr_error.h"
 #include "net.h"
 #include "schedule.h"
 #include "server.h"
+#include "signals.h"
 #include "trainer.h"
 #include "wire.h"
 
 static void train_help(FILE *f)
 {
     fprintf(f,
-            "usage: mpirun -np N psrec train -c FILE.yaml [--set section.key=value ...]\n\n"
+            "usage: mpirun -np N psrec train -c FILE.yaml [--set section.key=value ...]\n"
+            "                                [--resume auto|DIR]\n\n"
             "Train under mpirun: the first cluster.servers ranks are parameter servers, the\n"
             "other ranks are workers (at least one).\n\n"
             "flags:\n"
             "  -c, --config FILE    YAML job configuration (keys: docs/CONFIG.md)\n"
             "  --set KEY=VALUE      override one key, e.g. --set train.epochs=2 or\n"
             "                       --set data.train=[a.tsv,b.tsv.gz]; repeatable, applied in order\n"
+            "  --resume auto        continue from the newest checkpoint in checkpoint.dir whose\n"
+            "                       files all verify (older ones are tried if it is damaged; no\n"
+            "                       checkpoint at all starts fresh)\n"
+            "  --resume DIR         continue from exactly checkpoint DIR, or fail\n"
             "  -h, --help           this text\n\n"
-            "output: progress lines from rank 0, `eval:` lines, per-server figures, and\n"
+            "output: progress lines from rank 0, `eval:` and `checkpoint:` lines, per-server\n"
+            "  figures, `digest:` (the model), `data:` (examples trained and their hash), and\n"
             "  result: auc=A logloss=L examples=N seconds=T examples_per_sec=R\n"
-            "exit status: 0 on success, 2 for a bad command line or config, 1 for a failed run.\n");
+            "signals (with checkpoint.dir set): SIGTERM or SIGUSR1 to mpirun writes a checkpoint\n"
+            "  at the next step boundary, prints `preempted:` and exits 0.\n"
+            "exit status: 0 on success or preemption, 2 for a bad command line, config or\n"
+            "  checkpoint to resume, 1 for a failed run.\n");
 }
 
 /* Dense blocks the servers hold: in `ps` mode, those of the model the workers build. */
@@ -60,13 +78,20 @@ static void abort_hook(int status)
 
 /* Rank 0's start-up: parse flags and config into c. PSR_OK, or an error with a message
  * (PSR_ERR_USAGE for a help request has the message "help"). */
-static int setup(int argc, char **argv, cfg_t *c, int n_ranks)
+static int setup(int argc, char **argv, cfg_t *c, int n_ranks, char **resume_dir)
 {
-    const char *path = NULL;
+    const char *path = NULL, *resume = NULL;
     cfg_defaults(c);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return PSR_ERR(PSR_ERR_USAGE, "help");
+        if (!strcmp(a, "--resume")) {
+            PSR_RETURN_IF(i + 1 >= argc, PSR_ERR_USAGE,
+                          "psrec train: --resume needs a value: auto or a checkpoint directory");
+            PSR_RETURN_IF(resume, PSR_ERR_USAGE, "psrec train: --resume given twice");
+            resume = argv[++i];
+            continue;
+        }
         if (!strcmp(a, "-c") || !strcmp(a, "--config") || !strcmp(a, "--set")) {
             PSR_RETURN_IF(i + 1 >= argc, PSR_ERR_USAGE, "psrec train: %s needs a value", a);
             i++;
@@ -77,7 +102,7 @@ static int setup(int argc, char **argv, cfg_t *c, int n_ranks)
             continue;
         }
         return PSR_ERR(PSR_ERR_USAGE, "psrec train: unknown flag '%s' (allowed: -c FILE, "
-                                      "--set KEY=VALUE, --help)", a);
+                                      "--set KEY=VALUE, --resume auto|DIR, --help)", a);
     }
     PSR_RETURN_IF(!path, PSR_ERR_USAGE,
                   "psrec train: no config file; give -c FILE.yaml (for example "
@@ -85,7 +110,8 @@ static int setup(int argc, char **argv, cfg_t *c, int n_ranks)
     PSR_FORWARD(cfg_load_file(c, path));
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--set")) PSR_FORWARD(cfg_set(c, argv[++i]));
-        else if (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) i++;
+        else if (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config") ||
+                 !strcmp(argv[i], "--resume")) i++;
     PSR_FORWARD(cfg_validate(c));
     {   /* the layer widths are checked by the model itself: build it once here so a bad
          * model.mlp is a config error on rank 0, not a failure on every worker */
@@ -99,6 +125,13 @@ static int setup(int argc, char **argv, cfg_t *c, int n_ranks)
                   "cluster.servers",
                   c->source, c->cluster.servers, n_ranks, n_ranks == 1 ? "" : "s",
                   c->cluster.servers + 1);
+    if (c->checkpoint.dir[0]) {
+        int rc = psr_mkdir_p(c->checkpoint.dir);
+        if (rc == PSR_OK) rc = psr_dir_writable(c->checkpoint.dir);
+        PSR_RETURN_IF(rc != PSR_OK, PSR_ERR_CONFIG, "%s: key 'checkpoint.dir': %s", c->source,
+                      psr_err_msg());
+    }
+    if (resume) PSR_FORWARD(ckjob_choose(c, resume, resume_dir));
     return PSR_OK;
 }
 
@@ -118,10 +151,16 @@ int cmd_train(int argc, char **argv)
 
     cfg_t *c = psr_xcalloc(1, sizeof *c);
     char msg[2048] = "";
+    char resume[PATH_MAX] = ""; /* checkpoint to load, "" for a fresh start */
     int status = PSR_OK;
     if (rank == 0) {
-        status = setup(argc, argv, c, n_ranks);
+        char *dir = NULL;
+        status = setup(argc, argv, c, n_ranks, &dir);
+        if (status == PSR_OK && dir && strlen(dir) >= sizeof resume)
+            status = PSR_ERR(PSR_ERR_USAGE, "checkpoint path '%s' is too long", dir);
+        if (status == PSR_OK && dir) snprintf(resume, sizeof resume, "%s", dir);
         if (status != PSR_OK) snprintf(msg, sizeof msg, "%s", psr_err_msg());
+        free(dir);
     }
     MPI_Bcast(&status, 1, MPI_INT, 0, MPI_COMM_WORLD);
     if (status != PSR_OK) {
@@ -138,6 +177,7 @@ int cmd_train(int argc, char **argv)
         cfg_unpack(c, buf);
         free(buf);
     }
+    MPI_Bcast(resume, sizeof resume, MPI_CHAR, 0, MPI_COMM_WORLD);
     const int S = c->cluster.servers, W = n_ranks - S;
     const int is_server = rank < S;
     psr_log_set_rank(rank, is_server ? "server" : "worker");
@@ -148,9 +188,20 @@ int cmd_train(int argc, char **argv)
         fflush(stdout);
     }
 
-    MPI_Comm ps_comm, wk_comm;
+    MPI_Comm ps_comm, wk_comm, srv_comm, ck_comm;
     MPI_Comm_dup(MPI_COMM_WORLD, &ps_comm);
+    MPI_Comm_dup(MPI_COMM_WORLD, &ck_comm);
     MPI_Comm_split(MPI_COMM_WORLD, is_server ? MPI_UNDEFINED : 1, rank, &wk_comm);
+    MPI_Comm_split(MPI_COMM_WORLD, is_server ? 0 : MPI_UNDEFINED, rank, &srv_comm);
+    ckjob_t job;
+    ckpt_hook_t hook = {NULL, ckjob_run};
+    if (c->checkpoint.dir[0]) {
+        ckjob_init(&job, c, ck_comm, S, W);
+        hook.job = &job;
+        psr_signals_install();
+    }
+    const char *resume_dir = resume[0] ? resume : NULL;
+    int64_t n_dense = dense_blocks(c);
 
     wire_stats_t st;
     memset(&st, 0, sizeof st);
@@ -168,13 +219,19 @@ int cmd_train(int argc, char **argv)
             .adam = {(float)c->optimizer.lr, (float)c->optimizer.beta1, (float)c->optimizer.beta2,
                      (float)c->optimizer.eps, (float)c->optimizer.weight_decay},
             .schedule = psr_schedule_of(c),
-            .n_dense_blocks = dense_blocks(c),
+            .n_dense_blocks = n_dense,
             .progress_seconds = c->train.progress_seconds,
             .expect_rows = 1 << 16,
+            .ckpt = hook,
+            .srv_comm = srv_comm,
+            .write_dense = !(c->train.dense_sync == CFG_DENSE_ALLREDUCE &&
+                             (c->model.type == CFG_MODEL_DEEPFM || c->model.type == CFG_MODEL_DLRM)),
+            .resume = resume_dir,
         };
         rc = ps_server_run(&o, ps_comm, &st);
     } else {
-        rc = wk_train(c, ps_comm, wk_comm, S, &res);
+        wk_train_opts_t o = {hook, resume_dir};
+        rc = wk_train(c, &o, ps_comm, wk_comm, S, &res);
     }
     if (rc != PSR_OK) psr_die(1, "%s", psr_err_msg());
 
@@ -197,15 +254,25 @@ int cmd_train(int argc, char **argv)
             digest += all[s].digest;
             rows += all[s].rows;
         }
+        digest += res.dense_digest;
         printf("digest: %016llx rows=%lld\n", (unsigned long long)digest, (long long)rows);
-        printf("result: auc=%.6f logloss=%.6f examples=%lld seconds=%.3f examples_per_sec=%.0f\n",
-               res.auc, res.logloss, (long long)res.examples, res.seconds,
-               res.seconds > 0 ? (double)res.examples / res.seconds : 0.0);
+        printf("data: examples=%lld rows_hash=%016llx steps=%lld\n", (long long)res.examples,
+               (unsigned long long)res.rows_hash, (long long)res.steps);
+        if (res.preempted)
+            printf("preempted: checkpoint at step %lld in %s; continue with --resume auto\n",
+                   (long long)res.ckpt_step, c->checkpoint.dir);
+        else
+            printf("result: auc=%.6f logloss=%.6f examples=%lld seconds=%.3f "
+                   "examples_per_sec=%.0f\n",
+                   res.auc, res.logloss, (long long)res.examples, res.seconds,
+                   res.seconds > 0 ? (double)res.run_examples / res.seconds : 0.0);
         fflush(stdout);
     }
     free(all);
     free(c);
     if (wk_comm != MPI_COMM_NULL) MPI_Comm_free(&wk_comm);
+    if (srv_comm != MPI_COMM_NULL) MPI_Comm_free(&srv_comm);
+    MPI_Comm_free(&ck_comm);
     MPI_Comm_free(&ps_comm);
     MPI_Finalize();
     return 0;

@@ -1,7 +1,9 @@
 /* server: see server.h. One thread; MPI_Mprobe/MPI_Mrecv take requests in arrival order. */
 #include "server.h"
 
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hash.h"
@@ -19,8 +21,10 @@ typedef struct {
     size_t rcap;
     char *sbuf; /* reply buffer */
     size_t scap;
-    int64_t n_push; /* pushes applied: the server's own clock */
     wire_stats_t st;
+    int64_t ckpt_step; /* checkpoint announced by the CKPT messages received so far */
+    int ckpt_n;        /* CKPT messages received for it */
+    char *ckpt_seen;   /* (n_workers) which workers sent one */
     /* coordinator (server 0) */
     int64_t *clock;   /* (n_workers) finished steps */
     int *done;        /* (n_workers) out of data this epoch */
@@ -86,11 +90,10 @@ static void apply(server_t *s, ps_table_t *t, const uint64_t *keys, const float 
 {
     const int W = t->width;
     const float lr = (float)(s->o->adam.lr * psr_lr_scale(&s->o->schedule, step));
-    s->n_push++;
     for (uint64_t i = 0; i < count; i++) {
         int64_t r = ps_table_insert(t, keys[i]);
         int64_t n = ++t->step[r];
-        t->last[r] = s->n_push;
+        t->last[r] = step + 1;
         psr_adam_update(&s->o->adam, lr, n, ps_table_w(t, r), ps_table_m(t, r), ps_table_v(t, r),
                         g + i * (size_t)W, W);
     }
@@ -244,6 +247,228 @@ static int handle_clock(server_t *s, const wire_hdr_t *h, int source)
     return release_waiters(s);
 }
 
+/* --- checkpoints ---------------------------------------------------------------------- */
+
+int ps_server_write_rows(const ps_server_opts_t *o, int rank, const ps_table_t *t,
+                         const char *stage, int64_t step, int level, ckpt_file_info_t *info)
+{
+    const uint32_t B = o->n_buckets;
+    /* counting sort of the rows by bucket, so each bucket is one segment */
+    int64_t *start = psr_xcalloc((size_t)B + 1, sizeof *start);
+    int64_t *order = psr_xmalloc((size_t)(t->n_rows > 0 ? t->n_rows : 1) * sizeof *order);
+    for (int64_t r = 0; r < t->n_rows; r++) start[psr_key_bucket(t->keys[r], B) + 1]++;
+    for (uint32_t b = 0; b < B; b++) start[b + 1] += start[b];
+    int64_t *cursor = psr_xmalloc((size_t)B * sizeof *cursor);
+    memcpy(cursor, start, (size_t)B * sizeof *cursor);
+    for (int64_t r = 0; r < t->n_rows; r++) order[cursor[psr_key_bucket(t->keys[r], B)]++] = r;
+    free(cursor);
+
+    ckpt_writer_t *w = NULL;
+    int rc = ckpt_rows_create(&w, stage, rank, t->width, B, step, level);
+    for (uint32_t b = 0; b < B && rc == PSR_OK; b++) {
+        if (psr_bucket_owner(b, o->n_servers) != rank) {
+            if (start[b + 1] > start[b])
+                rc = PSR_ERR(PSR_ERR_INTERNAL, "server %d holds rows of bucket %u, owned by "
+                             "server %d", rank, b, psr_bucket_owner(b, o->n_servers));
+            continue;
+        }
+        rc = ckpt_rows_bucket(w, b);
+        for (int64_t i = start[b]; i < start[b + 1] && rc == PSR_OK; i++) {
+            int64_t r = order[i];
+            rc = ckpt_rows_put(w, t->keys[r], ps_table_w(t, r), t->step[r], t->last[r]);
+        }
+    }
+    free(start);
+    free(order);
+    if (rc != PSR_OK) {
+        ckpt_writer_abort(w);
+        return rc;
+    }
+    return ckpt_writer_close(w, info);
+}
+
+/* One dense block as it travels to server 0: id, step, w | m | v. */
+typedef struct {
+    uint64_t id;
+    int64_t step;
+    float f[3 * WIRE_DENSE_BLOCK];
+} dense_rec_t;
+
+static int cmp_rec(const void *a, const void *b)
+{
+    uint64_t x = ((const dense_rec_t *)a)->id, y = ((const dense_rec_t *)b)->id;
+    return (x > y) - (x < y);
+}
+
+/* Collective over the servers: gather every dense block on server 0, which writes
+ * dense.params (with no blocks when the model has none). */
+static int write_dense(server_t *s, const char *stage, int64_t step, int level,
+                       ckpt_file_info_t *info, int *wrote)
+{
+    const ps_table_t *d = &s->dense;
+    const int S = s->o->n_servers;
+    *wrote = 0;
+    dense_rec_t *mine = psr_xmalloc((size_t)(d->n_rows > 0 ? d->n_rows : 1) * sizeof *mine);
+    for (int64_t r = 0; r < d->n_rows; r++) {
+        mine[r].id = d->keys[r];
+        mine[r].step = d->step[r];
+        memcpy(mine[r].f, ps_table_w(d, r), sizeof mine[r].f);
+    }
+    int bytes = (int)((size_t)d->n_rows * sizeof *mine), *counts = NULL, *displs = NULL;
+    dense_rec_t *all = NULL;
+    int64_t total = 0;
+    if (s->rank == 0) {
+        counts = psr_xmalloc((size_t)S * sizeof *counts);
+        displs = psr_xmalloc((size_t)S * sizeof *displs);
+    }
+    MPI_Gather(&bytes, 1, MPI_INT, counts, 1, MPI_INT, 0, s->o->srv_comm);
+    int rc = PSR_OK;
+    if (s->rank == 0) {
+        for (int i = 0; i < S; i++) {
+            if (total + counts[i] > INT_MAX)
+                rc = PSR_ERR(PSR_ERR_INTERNAL, "dense parameters of %lld+ bytes exceed what one "
+                             "MPI message carries", (long long)(total + counts[i]));
+            displs[i] = (int)total;
+            total += counts[i];
+        }
+        all = psr_xmalloc((size_t)(total > 0 ? total : 1));
+    }
+    MPI_Bcast(&rc, 1, MPI_INT, 0, s->o->srv_comm);
+    if (rc == PSR_OK)
+        MPI_Gatherv(mine, bytes, MPI_BYTE, all, counts, displs, MPI_BYTE, 0, s->o->srv_comm);
+    free(mine);
+    if (rc == PSR_OK && s->rank == 0) {
+        size_t n = (size_t)total / sizeof *all;
+        qsort(all, n, sizeof *all, cmp_rec);
+        ckpt_writer_t *w = NULL;
+        rc = ckpt_dense_create(&w, stage, step, level);
+        for (size_t i = 0; i < n && rc == PSR_OK; i++)
+            rc = ckpt_dense_put(w, (uint32_t)all[i].id, all[i].f, 3 * WIRE_DENSE_BLOCK,
+                                all[i].step);
+        if (rc == PSR_OK) {
+            rc = ckpt_writer_close(w, info);
+            *wrote = rc == PSR_OK;
+        } else {
+            ckpt_writer_abort(w);
+        }
+    }
+    free(all);
+    free(counts);
+    free(displs);
+    return rc;
+}
+
+/* This server's part of the collective write (ckpt_part_fn). */
+static int server_part(void *ctx, const char *stage, int64_t step, int level, ckpt_part_t *out)
+{
+    server_t *s = ctx;
+    out->digest = ps_table_digest(&s->table) + ps_table_digest(&s->dense);
+    int rc = ps_server_write_rows(s->o, s->rank, &s->table, stage, step, level, &out->files[0]);
+    if (rc == PSR_OK) out->n_files = 1;
+    if (s->o->write_dense) { /* collective among servers: taken even after a failure */
+        int wrote = 0, rc2 = write_dense(s, stage, step, level, &out->files[1], &wrote);
+        if (rc == PSR_OK) rc = rc2;
+        if (rc == PSR_OK && wrote) out->n_files = 2;
+    }
+    return rc;
+}
+
+static int handle_ckpt(server_t *s, const wire_hdr_t *h, int source)
+{
+    const int w = source - s->o->n_servers;
+    PSR_RETURN_IF(!s->o->ckpt.job, PSR_ERR_WIRE,
+                  "CKPT message from rank %d, but checkpoints are off (checkpoint.dir is empty)",
+                  source);
+    PSR_RETURN_IF(s->ckpt_seen[w], PSR_ERR_WIRE,
+                  "second CKPT message from rank %d for the checkpoint at step %lld", source,
+                  (long long)s->ckpt_step);
+    PSR_RETURN_IF(s->ckpt_n > 0 && (int64_t)h->count != s->ckpt_step, PSR_ERR_WIRE,
+                  "CKPT message from rank %d for step %lld while the checkpoint at step %lld is "
+                  "being gathered", source, (long long)h->count, (long long)s->ckpt_step);
+    s->ckpt_step = (int64_t)h->count;
+    s->ckpt_seen[w] = 1;
+    if (++s->ckpt_n < s->o->n_workers) return PSR_OK;
+    s->ckpt_n = 0;
+    memset(s->ckpt_seen, 0, (size_t)s->o->n_workers);
+    return s->o->ckpt.run(s->o->ckpt.job, s->ckpt_step, server_part, s);
+}
+
+int ps_server_load(const ps_server_opts_t *o, int rank, const char *dir, ps_table_t *rows,
+                   ps_table_t *dense, int64_t *n_loaded)
+{
+    *n_loaded = 0;
+    ckpt_manifest_t m;
+    int rc = ckpt_manifest_load(dir, &m, CKPT_CHECK_SIZE);
+    if (rc == PSR_OK && (m.n_buckets != o->n_buckets || m.width != o->width))
+        rc = PSR_ERR(PSR_ERR_FORMAT, "%s: %u buckets of rows of width %d, the job has %u of "
+                     "width %d", dir, m.n_buckets, m.width, o->n_buckets, o->width);
+    ckpt_bucket_loc_t *locs = NULL;
+    ckpt_reader_t **rd = NULL;
+    if (rc == PSR_OK) {
+        locs = psr_xmalloc((size_t)o->n_buckets * sizeof *locs);
+        rd = psr_xcalloc((size_t)m.n_files, sizeof *rd);
+        rc = ckpt_bucket_map(&m, locs);
+    }
+    for (uint32_t b = 0; b < o->n_buckets && rc == PSR_OK; b++) {
+        if (psr_bucket_owner(b, o->n_servers) != rank || locs[b].rows == 0) continue;
+        int fi = locs[b].file;
+        if (!rd[fi]) {
+            char *path = ckpt_join(m.dir, m.files[fi].name);
+            rc = ckpt_reader_open(&rd[fi], path, CKPT_KIND_ROWS);
+            free(path);
+            if (rc != PSR_OK) break;
+        }
+        rc = ckpt_reader_select(rd[fi], b);
+        for (;;) {
+            ckpt_row_t row;
+            int eof = 0;
+            if (rc != PSR_OK || (rc = ckpt_rows_next(rd[fi], &row, &eof)) != PSR_OK || eof) break;
+            if (ps_table_put(rows, row.key, row.floats, row.step, row.last) < 0) {
+                rc = PSR_ERR(PSR_ERR_FORMAT, "%s/%s: key %016llx appears twice", m.dir,
+                             m.files[fi].name, (unsigned long long)row.key);
+                break;
+            }
+            ++*n_loaded;
+        }
+    }
+    if (rc == PSR_OK && dense && o->n_dense_blocks > 0) {
+        ckpt_reader_t *r = NULL;
+        int di = ckpt_manifest_find_file(&m, CKPT_KIND_DENSE, 0); /* M2: always listed */
+        char *path = ckpt_join(m.dir, m.files[di].name);
+        rc = ckpt_reader_open(&r, path, CKPT_KIND_DENSE);
+        free(path);
+        int64_t got = 0, want = 0;
+        for (int64_t id = rank; id < o->n_dense_blocks; id += o->n_servers) want++;
+        while (rc == PSR_OK) {
+            ckpt_dense_block_t blk;
+            int eof = 0;
+            if ((rc = ckpt_dense_next(r, &blk, &eof)) != PSR_OK || eof) break;
+            if ((int64_t)blk.id >= o->n_dense_blocks || blk.n != 3u * WIRE_DENSE_BLOCK) {
+                rc = PSR_ERR(PSR_ERR_FORMAT, "%s/dense.params: block %u of %zu floats does not "
+                             "fit the model (%lld blocks of %d floats with Adam state)", m.dir,
+                             blk.id, blk.n, (long long)o->n_dense_blocks, 3 * WIRE_DENSE_BLOCK);
+                break;
+            }
+            if ((int64_t)(blk.id % (uint32_t)o->n_servers) != rank) continue;
+            if (ps_table_put(dense, blk.id, blk.floats, blk.step, blk.step) < 0) {
+                rc = PSR_ERR(PSR_ERR_FORMAT, "%s/dense.params: block %u appears twice", m.dir,
+                             blk.id);
+                break;
+            }
+            got++;
+        }
+        if (rc == PSR_OK && got != want)
+            rc = PSR_ERR(PSR_ERR_FORMAT, "%s/dense.params: %lld of server %d's %lld dense blocks "
+                         "are missing", m.dir, (long long)(want - got), rank, (long long)want);
+        ckpt_reader_close(r);
+    }
+    for (int i = 0; rd && i < m.n_files; i++) ckpt_reader_close(rd[i]);
+    free(rd);
+    free(locs);
+    ckpt_manifest_free(&m);
+    return rc;
+}
+
 int ps_server_run(const ps_server_opts_t *o, MPI_Comm comm, wire_stats_t *stats)
 {
     server_t s;
@@ -258,9 +483,18 @@ int ps_server_run(const ps_server_opts_t *o, MPI_Comm comm, wire_stats_t *stats)
     s.done = psr_xcalloc((size_t)o->n_workers, sizeof *s.done);
     s.waiting = psr_xmalloc((size_t)o->n_workers * sizeof *s.waiting);
     for (int w = 0; w < o->n_workers; w++) s.waiting[w] = -1;
-    s.prog_t0 = s.prog_last_t = psr_now();
+    s.ckpt_seen = psr_xcalloc((size_t)o->n_workers, 1);
 
     int rc = PSR_OK;
+    if (o->resume) {
+        double t0 = psr_now();
+        int64_t n = 0;
+        rc = ps_server_load(o, s.rank, o->resume, &s.table, &s.dense, &n);
+        if (rc == PSR_OK)
+            psr_info("loaded %lld rows and %lld dense blocks from %s in %.2fs", (long long)n,
+                     (long long)s.dense.n_rows, o->resume, psr_now() - t0);
+    }
+    s.prog_t0 = s.prog_last_t = psr_now();
     int live = o->n_workers;
     while (live > 0 && rc == PSR_OK) {
         MPI_Message msg;
@@ -287,6 +521,7 @@ int ps_server_run(const ps_server_opts_t *o, MPI_Comm comm, wire_stats_t *stats)
         case WIRE_PUSH_DENSE: rc = handle_dense(&s, &h, source); break;
         case WIRE_CLOCK:
         case WIRE_CLOCK_WAIT: rc = handle_clock(&s, &h, source); break;
+        case WIRE_CKPT: rc = handle_ckpt(&s, &h, source); break;
         case WIRE_SHUTDOWN:
             live--;
             if (s.rank == 0) {
@@ -311,5 +546,6 @@ int ps_server_run(const ps_server_opts_t *o, MPI_Comm comm, wire_stats_t *stats)
     free(s.clock);
     free(s.done);
     free(s.waiting);
+    free(s.ckpt_seen);
     return rc;
 }

@@ -7,7 +7,14 @@
  * the same Adam (PULL_DENSE / PUSH_DENSE); worker 0 stores their initial values first.
  * Server 0 is also the clock coordinator for bounded staleness: it keeps each worker's
  * finished-step count, grants CLOCK_WAITs once the slowest active worker has caught up, and
- * prints the job's progress lines. Any malformed message stops the whole job (psr_die). */
+ * prints the job's progress lines. Any malformed message stops the whole job (psr_die).
+ *
+ * Checkpoints: once a server has a CKPT message from every worker, every push sent before
+ * them has been applied (wire.h rule 5), and no worker sends more until the checkpoint is
+ * written; the server then joins the collective write (o->ckpt) with its rows, bucket by
+ * bucket. In `ps` dense mode server 0 also gathers every server's dense blocks and writes
+ * them. On resume the server loads, before serving, every bucket it owns under the new
+ * server count from whichever rows file holds it, and its dense blocks. */
 #ifndef PSR_PS_SERVER_H
 #define PSR_PS_SERVER_H
 
@@ -15,7 +22,9 @@
 #include <stdint.h>
 
 #include "adam.h"
+#include "ckpt.h"
 #include "schedule.h"
+#include "table.h"
 #include "wire.h"
 
 typedef struct {
@@ -30,7 +39,21 @@ typedef struct {
     int64_t n_dense_blocks;  /* dense parameter blocks of the model (train.dense_sync: ps), or 0 */
     double progress_seconds;/* server 0: seconds between progress lines */
     int64_t expect_rows;    /* initial table capacity */
+    ckpt_hook_t ckpt;       /* collective checkpoint write (ckpt.job NULL: off) */
+    MPI_Comm srv_comm;      /* the servers only (gathering dense blocks) */
+    int write_dense;        /* servers write dense.params (no dense parameters or `ps` mode;
+                               else worker 0 writes its replica) */
+    const char *resume;     /* checkpoint directory to load before serving, or NULL */
 } ps_server_opts_t;
+
+/* Load this server's buckets (and dense blocks, if dense != NULL) from checkpoint `dir`
+ * into the tables. Exposed for the benchmark. */
+int ps_server_load(const ps_server_opts_t *o, int rank, const char *dir, ps_table_t *rows,
+                   ps_table_t *dense, int64_t *n_loaded);
+/* Write this server's rows file for checkpoint step `step` into `stage` (part of the
+ * collective write; exposed for the benchmark). */
+int ps_server_write_rows(const ps_server_opts_t *o, int rank, const ps_table_t *rows,
+                         const char *stage, int64_t step, int level, ckpt_file_info_t *info);
 
 /* Serve until every worker has shut down. Fills *stats for this server. PSR_OK or an error
  * (the caller stops the job). */

@@ -76,29 +76,58 @@ static void grow_rows(ps_table_t *t)
     t->cap_rows = cap;
 }
 
-int64_t ps_table_insert(ps_table_t *t, uint64_t key)
+/* Slot of `key`, or of the empty slot where it would go (*found says which). */
+static uint64_t probe(const ps_table_t *t, uint64_t key, int *found)
 {
     uint64_t i = slot_of(key) & t->slot_mask;
     for (;;) {
-        ps_slot_t *s = &t->slots[i];
-        if (s->row < 0) break;
-        if (s->key == key) return s->row;
+        const ps_slot_t *s = &t->slots[i];
+        if (s->row < 0 || s->key == key) {
+            *found = s->row >= 0;
+            return i;
+        }
         i = (i + 1) & t->slot_mask;
     }
+}
+
+/* Append a row for `key` (absent, its empty slot is i); the caller fills it. */
+static int64_t add_row(ps_table_t *t, uint64_t key, uint64_t i)
+{
     if (t->n_rows == t->cap_rows) grow_rows(t);
     int64_t r = t->n_rows++;
     t->keys[r] = key;
-    float *w = ps_table_w(t, r);
-    ps_row_init(t->seed, key, t->width, t->init_std, w);
-    memset(w + t->width, 0, 2u * (size_t)t->width * sizeof *w);
-    t->step[r] = 0;
-    t->last[r] = 0;
     if (2u * (uint64_t)t->n_rows > t->slot_mask + 1) {
         rehash(t, 2u * (t->slot_mask + 1));
     } else {
         t->slots[i].key = key;
         t->slots[i].row = r;
     }
+    return r;
+}
+
+int64_t ps_table_insert(ps_table_t *t, uint64_t key)
+{
+    int found;
+    uint64_t i = probe(t, key, &found);
+    if (found) return t->slots[i].row;
+    int64_t r = add_row(t, key, i);
+    float *w = ps_table_w(t, r);
+    ps_row_init(t->seed, key, t->width, t->init_std, w);
+    memset(w + t->width, 0, 2u * (size_t)t->width * sizeof *w);
+    t->step[r] = 0;
+    t->last[r] = 0;
+    return r;
+}
+
+int64_t ps_table_put(ps_table_t *t, uint64_t key, const float *wmv, int64_t step, int64_t last)
+{
+    int found;
+    uint64_t i = probe(t, key, &found);
+    if (found) return -1;
+    int64_t r = add_row(t, key, i);
+    memcpy(ps_table_w(t, r), wmv, 3u * (size_t)t->width * sizeof *wmv);
+    t->step[r] = step;
+    t->last[r] = last;
     return r;
 }
 

@@ -58,6 +58,10 @@ static inline float *ps_table_v(const ps_table_t *t, int64_t row)
     return ps_table_w(t, row) + 2 * t->width;
 }
 
+/* Insert `key` with the given w | m | v (3 * width floats), step and last, as loaded from a
+ * checkpoint. Returns the row, or -1 if the key is already present (nothing changed). */
+int64_t ps_table_put(ps_table_t *t, uint64_t key, const float *wmv, int64_t step, int64_t last);
+
 /* Initial weights of `key` into w[0..width). */
 void ps_row_init(uint64_t seed, uint64_t key, int width, float init_std, float *w);
 

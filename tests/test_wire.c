@@ -55,7 +55,9 @@ int main(void)
     n = make(WIRE_CLOCK, 0, 8, 4);
     expect_bad(n, 4, "CLOCK message");
     n = make(WIRE_CKPT, 0, 0, 4);
-    expect_bad(n, 4, "not supported");
+    CHECK_INT(wire_check(buf, n, 4, 9), PSR_OK);
+    n = make(WIRE_CKPT, 0, 8, 4);
+    expect_bad(n, 4, "CKPT message from rank 4: payload of 8 bytes, expected 0");
     CHECK(strcmp(wire_type_name(WIRE_PUSH), "PUSH") == 0);
     CHECK(strcmp(wire_type_name(1000), "?") == 0);
     CHECK_DONE();

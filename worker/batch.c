@@ -56,10 +56,18 @@ void wk_batch_free(wk_batch_t *b)
     memset(b, 0, sizeof *b);
 }
 
+uint64_t wk_row_hash(const rd_row_t *row)
+{
+    uint64_t h = row->label > 0.5f ? 0x9e3779b97f4a7c15ULL : 0;
+    for (int f = 0; f < RD_CRITEO_FIELDS; f++) h += row->key[f] * (2u * (uint64_t)f + 1u);
+    return psr_mix64(h);
+}
+
 int wk_batch_fill(wk_batch_t *b, rd_reader_t *r)
 {
     rd_row_t row;
     int n = 0;
+    b->rows_hash = 0;
     const int F = b->n_fields;
     while (n < b->cap) {
         int rc = rd_next(r, &row);
@@ -69,6 +77,7 @@ int wk_batch_fill(wk_batch_t *b, rd_reader_t *r)
         memcpy(b->key + (size_t)n * F, row.key + b->field0, (size_t)F * sizeof *b->key);
         memcpy(b->val + (size_t)n * F, row.val + b->field0, (size_t)F * sizeof *b->val);
         memcpy(b->dense + (size_t)n * RD_CRITEO_INT, row.dense, sizeof row.dense);
+        b->rows_hash += wk_row_hash(&row);
         n++;
     }
     b->n = n;

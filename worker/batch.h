@@ -25,6 +25,7 @@ typedef struct {
     uint64_t *key;    /* (cap, n_fields) */
     float *val;       /* (cap, n_fields) */
     float *dense;     /* (cap, RD_CRITEO_INT) */
+    uint64_t rows_hash; /* sum of wk_row_hash of the rows filled (counts examples exactly) */
     int32_t *idx;     /* (cap, n_fields) */
     int32_t bias_idx;
     int64_t n_uniq;
@@ -45,6 +46,10 @@ typedef struct {
 
 /* The bias feature's key (field -1). */
 uint64_t wk_bias_key(void);
+
+/* Hash of a row's label and keys; sums of it over trained rows tell whether a resumed run
+ * skipped or repeated any (the order of rows does not matter). */
+uint64_t wk_row_hash(const rd_row_t *row);
 
 /* Allocate a batch for `cap` rows keeping reader fields [field0, field0 + n_fields). */
 void wk_batch_init(wk_batch_t *b, int cap, int field0, int n_fields, int n_servers,

@@ -285,6 +285,15 @@ void wk_client_clock_resume(wk_client_t *c, int64_t finished_steps)
     (void)recv_grant(c);
 }
 
+void wk_client_ckpt(wk_client_t *c, int64_t finished_steps, int64_t ckpt_step)
+{
+    wire_hdr_t h;
+    for (int s = 0; s < c->n_servers; s++) {
+        wire_hdr_fill(&h, WIRE_CKPT, 0, c->rank, 0, finished_steps, (uint64_t)ckpt_step);
+        MPI_Send(&h, sizeof h, MPI_BYTE, s, WIRE_TAG_REQUEST, c->comm);
+    }
+}
+
 void wk_client_shutdown(wk_client_t *c)
 {
     wire_hdr_t h;

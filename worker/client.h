@@ -66,5 +66,8 @@ int64_t wk_client_clock_wait(wk_client_t *c, int64_t need);
 /* A RESUME clock: blocks until server 0 acknowledges it. */
 void wk_client_clock_resume(wk_client_t *c, int64_t finished_steps);
 void wk_client_shutdown(wk_client_t *c);
+/* Tell every server this worker stopped after `finished_steps` for the checkpoint at job step
+ * `ckpt_step` (after wk_client_push_wait; wire.h, CKPT). */
+void wk_client_ckpt(wk_client_t *c, int64_t finished_steps, int64_t ckpt_step);
 
 #endif

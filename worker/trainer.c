@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "batch.h"
+#include "ckpt.h"
 #include "client.h"
 #include "log.h"
 #include "metrics.h"
@@ -13,6 +14,7 @@
 #include "net.h"
 #include "psr_error.h"
 #include "schedule.h"
+#include "signals.h"
 #include "reader.h"
 #include "wire.h"
 
@@ -21,6 +23,7 @@
 
 typedef struct {
     const cfg_t *cfg;
+    const wk_train_opts_t *o;
     MPI_Comm wk_comm;
     int worker, n_workers, n_servers;
     wk_client_t client;
@@ -42,6 +45,16 @@ typedef struct {
     float *all_p, *all_y; /* worker 0: everyone's */
     size_t all_cap;
     double t_read, t_compute;
+    /* where the worker is: what a checkpoint saves */
+    rd_reader_t *train;
+    rd_pos_t pos_of[2]; /* reader position before batch[i] was filled */
+    int cur, have;      /* batch to train next, and its rows (0: none left this epoch) */
+    int64_t epoch, step, examples;
+    uint64_t rows_hash;
+    int ckpt_on;
+    int64_t last_ckpt_step; /* -1: none yet */
+    double last_ckpt_time;
+    int stop;           /* a preemption checkpoint was written: end the job */
 } trainer_t;
 
 /* Block until every active worker has finished `need` steps (the staleness bound). */
@@ -148,15 +161,6 @@ static int evaluate(trainer_t *t, int64_t step, double *auc, double *logloss, in
     return PSR_OK;
 }
 
-/* The agreement protocol of trainer.h: contribute `mine` (a step, or NONE_LEFT); returns
- * the minimum over workers. */
-static int64_t agree(trainer_t *t, int64_t mine)
-{
-    int64_t all;
-    MPI_Allreduce(&mine, &all, 1, MPI_INT64_T, MPI_MIN, t->wk_comm);
-    return all;
-}
-
 static size_t dense_len(const trainer_t *t) { return (size_t)t->net.n_blocks * WIRE_DENSE_BLOCK; }
 
 /* Forward, backward, joint clipping of sparse and dense gradients, sparse push, and in `ps`
@@ -225,11 +229,12 @@ static int dense_allreduce(trainer_t *t, int active, int64_t step)
 
 /* Read batch i for step `step` and start its pull, unless train.max_steps ends the run
  * before that step. Returns rows read (0: no step to take) or -PSR_ERR_*. */
-static int prepare(trainer_t *t, rd_reader_t *r, int i, int64_t step)
+static int prepare(trainer_t *t, int i, int64_t step)
 {
     const int64_t max_steps = t->cfg->train.max_steps;
     if (max_steps > 0 && step >= max_steps) return 0;
-    int n = fill(t, i, r);
+    rd_tell(t->train, &t->pos_of[i]);
+    int n = fill(t, i, t->train);
     if (n > 0) {
         begin_step(t, i, step);
         t->pending = 1;
@@ -245,54 +250,237 @@ static int wait_rows(trainer_t *t)
     return wk_client_pull_wait(&t->client);
 }
 
-/* Step `step` on batch cur, whose pull was started: wait for its rows, prepare the next batch
- * into 1 - cur (before computing when train.max_staleness >= 1, so its pull overlaps this
- * step; after this step's CLOCK otherwise, since its staleness wait counts this step), then
- * compute and push. *n_next: rows of the next batch (0: none). */
-static int run_step(trainer_t *t, rd_reader_t *r, int cur, int64_t step, int *n_next,
-                    int64_t *examples)
+/* Step t->step on batch t->cur, whose pull was started: wait for its rows, prepare the next
+ * batch into 1 - cur (before computing when train.max_staleness >= 1, so its pull overlaps
+ * this step; after this step's CLOCK otherwise, since its staleness wait counts this step),
+ * then compute and push. *n_next: rows of the next batch (0: none). */
+static int run_step(trainer_t *t, int *n_next)
 {
-    const int prefetch = t->cfg->train.max_staleness >= 1;
+    const int prefetch = t->cfg->train.max_staleness >= 1, cur = t->cur;
     double loss;
     int rc = wait_rows(t);
     if (rc != PSR_OK) return rc;
-    *n_next = prefetch ? prepare(t, r, 1 - cur, step + 1) : 0;
+    *n_next = prefetch ? prepare(t, 1 - cur, t->step + 1) : 0;
     if (*n_next < 0) return -*n_next;
-    rc = train_step(t, cur, step, &loss);
+    rc = train_step(t, cur, t->step, &loss);
     if (rc != PSR_OK) return rc;
-    *examples += t->batch[cur].n;
-    wk_client_clock(&t->client, step + 1, t->batch[cur].n, loss, 0);
-    if (!prefetch) *n_next = prepare(t, r, 1 - cur, step + 1);
+    t->examples += t->batch[cur].n;
+    t->rows_hash += t->batch[cur].rows_hash;
+    wk_client_clock(&t->client, t->step + 1, t->batch[cur].n, loss, 0);
+    if (!prefetch) *n_next = prepare(t, 1 - cur, t->step + 1);
     return *n_next < 0 ? -*n_next : PSR_OK;
+}
+
+/* --- checkpoints ------------------------------------------------------------------------ */
+
+#define WK_STATE_MAGIC 0x3174617473727370ULL /* "psrstat1" */
+#define WK_STATE_VERSION 1
+
+/* worker-W.state (and, for every worker, the entries of global.state). Plain int64 data. */
+typedef struct {
+    uint64_t magic;
+    int64_t version;
+    int64_t worker, n_workers;
+    int64_t epoch;       /* epoch in progress, 0-based */
+    int64_t step;        /* steps this worker finished */
+    int64_t examples;    /* examples it trained since the job's first run */
+    uint64_t rows_hash;  /* sum of wk_row_hash over them */
+    int64_t done;        /* its share of `epoch` is exhausted */
+    uint64_t share_fp;   /* rd_share_fingerprint of its training share */
+    rd_pos_t pos;        /* position of its first untrained row */
+    psr_rng_t rng;       /* dropout masks */
+} wk_state_t;
+_Static_assert(sizeof(wk_state_t) % 8 == 0, "wk_state_t is plain int64 data");
+
+/* global.state: a header and every worker's wk_state_t. */
+typedef struct {
+    uint64_t magic;
+    int64_t version;
+    int64_t n_workers;
+    int64_t state_bytes;
+} wk_global_hdr_t;
+
+static void state_of(const trainer_t *t, wk_state_t *st)
+{
+    memset(st, 0, sizeof *st);
+    st->magic = WK_STATE_MAGIC;
+    st->version = WK_STATE_VERSION;
+    st->worker = t->worker;
+    st->n_workers = t->n_workers;
+    st->epoch = t->epoch;
+    st->step = t->step;
+    st->examples = t->examples;
+    st->rows_hash = t->rows_hash;
+    st->done = t->have == 0 && !(t->cfg->train.max_steps > 0 && t->step >= t->cfg->train.max_steps);
+    st->share_fp = rd_share_fingerprint(t->train);
+    if (t->have > 0)
+        st->pos = t->pos_of[t->cur];
+    else
+        rd_tell(t->train, &st->pos);
+    if (t->net.deep) st->rng = *wk_deep_rng(t->net.deep);
+}
+
+/* The dense replica's block b as w | m | v, the layout of dense.params. */
+static void replica_block(const trainer_t *t, int64_t b, float *out)
+{
+    const size_t o = (size_t)b * WIRE_DENSE_BLOCK, n = WIRE_DENSE_BLOCK * sizeof *out;
+    memcpy(out, t->net.theta + o, n);
+    memcpy(out + WIRE_DENSE_BLOCK, t->dm + o, n);
+    memcpy(out + 2 * WIRE_DENSE_BLOCK, t->dv + o, n);
+}
+
+static uint64_t replica_digest(const trainer_t *t, float *scratch)
+{
+    uint64_t d = 0;
+    for (int64_t b = 0; b < t->net.n_blocks; b++) {
+        replica_block(t, b, scratch);
+        d += psr_row_digest((uint64_t)b, scratch, 3 * WIRE_DENSE_BLOCK, t->step);
+    }
+    return d;
+}
+
+static int write_replica(const trainer_t *t, const char *stage, int64_t step, int level,
+                         ckpt_file_info_t *info, uint64_t *digest)
+{
+    float *blk = psr_xmalloc(3 * WIRE_DENSE_BLOCK * sizeof *blk);
+    ckpt_writer_t *w = NULL;
+    int rc = ckpt_dense_create(&w, stage, step, level);
+    for (int64_t b = 0; b < t->net.n_blocks && rc == PSR_OK; b++) {
+        replica_block(t, b, blk);
+        rc = ckpt_dense_put(w, (uint32_t)b, blk, 3 * WIRE_DENSE_BLOCK, t->step);
+    }
+    if (rc == PSR_OK)
+        rc = ckpt_writer_close(w, info);
+    else
+        ckpt_writer_abort(w);
+    *digest = replica_digest(t, blk);
+    free(blk);
+    return rc;
+}
+
+/* This worker's part of the collective write (ckpt_part_fn). */
+static int worker_part(void *ctx, const char *stage, int64_t step, int level, ckpt_part_t *out)
+{
+    trainer_t *t = ctx;
+    wk_state_t st;
+    state_of(t, &st);
+    int rc = ckpt_write_state(stage, CKPT_KIND_WORKER, t->worker, step, level, &st, sizeof st,
+                              &out->files[0]);
+    if (rc == PSR_OK) out->n_files = 1;
+    /* global.state: every worker's state, on worker 0 (a collective, taken even after a
+     * failure so that no worker waits) */
+    size_t gbytes = sizeof(wk_global_hdr_t) + (size_t)t->n_workers * sizeof st;
+    char *g = t->worker == 0 ? psr_xmalloc(gbytes) : NULL;
+    MPI_Gather(&st, sizeof st, MPI_BYTE, g ? g + sizeof(wk_global_hdr_t) : NULL, sizeof st,
+               MPI_BYTE, 0, t->wk_comm);
+    if (t->worker == 0) {
+        wk_global_hdr_t h = {WK_STATE_MAGIC, WK_STATE_VERSION, t->n_workers, sizeof st};
+        memcpy(g, &h, sizeof h);
+        if (rc == PSR_OK)
+            rc = ckpt_write_state(stage, CKPT_KIND_GLOBAL, 0, step, level, g, gbytes,
+                                  &out->files[out->n_files]);
+        if (rc == PSR_OK) out->n_files++;
+        if (rc == PSR_OK && t->dense_mode == CFG_DENSE_ALLREDUCE) {
+            rc = write_replica(t, stage, step, level, &out->files[out->n_files], &out->digest);
+            if (rc == PSR_OK) out->n_files++;
+        }
+    }
+    free(g);
+    return rc;
+}
+
+/* The collective checkpoint at job step `at`: stop between steps, make sure every push left,
+ * tell the servers, write. */
+static int checkpoint(trainer_t *t, int64_t at)
+{
+    int rc = wait_rows(t);
+    if (rc != PSR_OK) return rc;
+    wk_client_push_wait(&t->client);
+    wk_client_ckpt(&t->client, t->step, at);
+    rc = t->o->ckpt.run(t->o->ckpt.job, at, worker_part, t);
+    if (rc != PSR_OK) return rc;
+    t->last_ckpt_step = at;
+    t->last_ckpt_time = psr_now();
+    return PSR_OK;
+}
+
+enum { CTL_STEP, CTL_SIGNAL, CTL_TIME, CTL_N };
+
+static int is_control(const trainer_t *t, int64_t step)
+{
+    const int64_t ev = t->cfg->eval.every_steps;
+    const int64_t ck = t->ckpt_on ? t->cfg->checkpoint.every_steps : 0;
+    return (ev > 0 && step % ev == 0) || (ck > 0 && step % ck == 0) ||
+           (t->ckpt_on && step % WK_POLL_STEPS == 0);
+}
+
+/* The agreement of trainer.h: contribute `mine` (a step, or NONE_LEFT) and this worker's
+ * requests; v gets the minimum step and whether any worker saw a signal or (worker 0) found
+ * the checkpoint interval elapsed. One MPI_Allreduce(MAX) over negated steps and flags. */
+static void agree(trainer_t *t, int64_t mine, int64_t v[CTL_N])
+{
+    int64_t in[CTL_N] = {-mine, 0, 0};
+    if (t->ckpt_on) {
+        in[CTL_SIGNAL] = psr_signal_pending() != 0;
+        const double every = t->cfg->checkpoint.every_seconds;
+        in[CTL_TIME] = t->worker == 0 && every > 0 && psr_now() - t->last_ckpt_time >= every;
+    }
+    MPI_Allreduce(in, v, CTL_N, MPI_INT64_T, MPI_MAX, t->wk_comm);
+    v[CTL_STEP] = -v[CTL_STEP];
+}
+
+/* What the agreement v asks for at its step: an evaluation, a checkpoint, the end of the job
+ * after a preemption checkpoint (t->stop). */
+static int control(trainer_t *t, const int64_t v[CTL_N])
+{
+    const int64_t at = v[CTL_STEP], ev = t->cfg->eval.every_steps;
+    const int64_t ck = t->cfg->checkpoint.every_steps;
+    int rc = PSR_OK;
+    if (ev > 0 && at % ev == 0) {
+        double auc, logloss;
+        int64_t n_eval;
+        rc = wait_rows(t);
+        if (rc == PSR_OK) rc = evaluate(t, at, &auc, &logloss, &n_eval);
+        if (rc != PSR_OK) return rc;
+    }
+    if (!t->ckpt_on) return PSR_OK;
+    int due = (ck > 0 && at % ck == 0) || v[CTL_SIGNAL] || v[CTL_TIME];
+    if (due && at != t->last_ckpt_step) rc = checkpoint(t, at);
+    if (rc == PSR_OK && v[CTL_SIGNAL]) {
+        if (t->worker == 0)
+            psr_info("preemption signal: stopping after the checkpoint at step %lld",
+                     (long long)t->last_ckpt_step);
+        t->stop = 1;
+    }
+    return rc;
 }
 
 /* One epoch in allreduce mode: every worker takes part in every round, training when it has
  * data and contributing zeros once out, until no worker has data. Steps stay in lockstep, so
- * evaluation points are the same on every worker without further agreement. */
-static int epoch_lockstep(trainer_t *t, rd_reader_t *train, int64_t *step, int64_t *examples)
+ * control points are the same on every worker without further agreement. */
+static int epoch_lockstep(trainer_t *t)
 {
-    const int64_t every = t->cfg->eval.every_steps;
-    int cur = 0, have = prepare(t, train, cur, *step), rc;
-    if (have < 0) return -have;
+    int rc;
+    t->have = prepare(t, t->cur, t->step);
+    if (t->have < 0) return -t->have;
     for (;;) {
         int n_next = 0;
-        if (have > 0) {
-            rc = run_step(t, train, cur, *step, &n_next, examples);
+        if (t->have > 0) {
+            rc = run_step(t, &n_next);
             if (rc != PSR_OK) return rc;
         }
-        if (dense_allreduce(t, have > 0, *step) == 0) break;
-        ++*step;
-        if (have > 0) {
-            if (n_next == 0) wk_client_clock(&t->client, *step, 0, 0.0, WIRE_CLOCK_F_DONE);
-            cur = 1 - cur;
-            have = n_next;
+        if (dense_allreduce(t, t->have > 0, t->step) == 0) break;
+        ++t->step;
+        if (t->have > 0) {
+            if (n_next == 0) wk_client_clock(&t->client, t->step, 0, 0.0, WIRE_CLOCK_F_DONE);
+            t->cur = 1 - t->cur;
+            t->have = n_next;
         }
-        if (every > 0 && *step % every == 0) {
-            double auc, logloss;
-            int64_t n_eval;
-            rc = wait_rows(t);
-            if (rc == PSR_OK) rc = evaluate(t, *step, &auc, &logloss, &n_eval);
-            if (rc != PSR_OK) return rc;
+        if (is_control(t, t->step)) {
+            int64_t v[CTL_N];
+            agree(t, t->step, v);
+            rc = control(t, v);
+            if (rc != PSR_OK || t->stop) return rc;
         }
     }
     return PSR_OK;
@@ -300,60 +488,209 @@ static int epoch_lockstep(trainer_t *t, rd_reader_t *train, int64_t *step, int64
 
 /* One epoch in asynchronous mode (no dense parameters, or dense parameters on servers):
  * workers never wait for each other except through the staleness bound and the agreement
- * protocol at evaluation points and the epoch end. */
-static int epoch_async(trainer_t *t, rd_reader_t *train, int64_t *step, int64_t *examples)
+ * protocol at control points and the epoch end. */
+static int epoch_async(trainer_t *t)
 {
-    const int64_t every = t->cfg->eval.every_steps;
-    double auc, logloss;
-    int64_t n_eval;
-    int cur = 0, have = prepare(t, train, cur, *step), rc;
-    if (have < 0) return -have;
-    while (have > 0) {
+    int64_t v[CTL_N];
+    int rc;
+    t->have = prepare(t, t->cur, t->step);
+    if (t->have < 0) return -t->have;
+    while (t->have > 0) {
         int n_next;
-        rc = run_step(t, train, cur, *step, &n_next, examples);
+        rc = run_step(t, &n_next);
         if (rc != PSR_OK) return rc;
-        ++*step;
-        cur = 1 - cur;
-        have = n_next;
-        if (have > 0 && every > 0 && *step % every == 0) {
+        ++t->step;
+        t->cur = 1 - t->cur;
+        t->have = n_next;
+        if (t->have > 0 && is_control(t, t->step)) {
             rc = wait_rows(t);
             if (rc != PSR_OK) return rc;
-            int64_t at = agree(t, *step);
-            rc = evaluate(t, at, &auc, &logloss, &n_eval);
-            if (rc != PSR_OK) return rc;
+            agree(t, t->step, v);
+            rc = control(t, v);
+            if (rc != PSR_OK || t->stop) return rc;
         }
     }
     /* out of data (or steps) for this epoch: stop holding others back, then follow the
-     * evaluations the others still reach until everyone is out */
+     * control points the others still reach until everyone is out */
     wk_client_push_wait(&t->client);
-    wk_client_clock(&t->client, *step, 0, 0.0, WIRE_CLOCK_F_DONE);
+    wk_client_clock(&t->client, t->step, 0, 0.0, WIRE_CLOCK_F_DONE);
     for (;;) {
-        int64_t at = agree(t, NONE_LEFT);
-        if (at == NONE_LEFT) break;
-        rc = evaluate(t, at, &auc, &logloss, &n_eval);
-        if (rc != PSR_OK) return rc;
+        agree(t, NONE_LEFT, v);
+        if (v[CTL_STEP] == NONE_LEFT) break;
+        rc = control(t, v);
+        if (rc != PSR_OK || t->stop) return rc;
     }
     return PSR_OK;
 }
 
-int wk_train(const cfg_t *cfg, MPI_Comm ps_comm, MPI_Comm wk_comm, int n_servers,
-             wk_result_t *res)
+/* --- resume ----------------------------------------------------------------------------- */
+
+static int read_state(const char *dir, int kind, int rank, void **bytes, size_t *n)
+{
+    char name[CKPT_NAME_MAX];
+    ckpt_file_name(kind, rank, name);
+    char *path = ckpt_join(dir, name);
+    int rc = ckpt_read_state(path, kind, bytes, n);
+    free(path);
+    return rc;
+}
+
+static int check_state(const wk_state_t *st, const char *dir, const char *what)
+{
+    PSR_RETURN_IF(st->magic != WK_STATE_MAGIC || st->version != WK_STATE_VERSION, PSR_ERR_FORMAT,
+                  "%s/%s: not a psrec worker state of version %d", dir, what, WK_STATE_VERSION);
+    PSR_RETURN_IF(st->epoch < 0 || st->step < 0 || st->examples < 0, PSR_ERR_FORMAT,
+                  "%s/%s: negative epoch, step or example count", dir, what);
+    return PSR_OK;
+}
+
+/* Worker count changed (or the share no longer matches): positions cannot be mapped, so the
+ * interrupted epoch starts again for everyone; steps continue from the furthest worker, and
+ * worker 0 carries the example counts. */
+static int resume_global(trainer_t *t, const char *dir, const char *why)
+{
+    void *bytes = NULL;
+    size_t n = 0;
+    int rc = read_state(dir, CKPT_KIND_GLOBAL, 0, &bytes, &n);
+    if (rc != PSR_OK) return rc;
+    wk_global_hdr_t h;
+    if (n < sizeof h) rc = PSR_ERR(PSR_ERR_FORMAT, "%s/global.state: %zu bytes, too short", dir, n);
+    if (rc == PSR_OK) {
+        memcpy(&h, bytes, sizeof h);
+        if (h.magic != WK_STATE_MAGIC || h.version != WK_STATE_VERSION ||
+            h.state_bytes != (int64_t)sizeof(wk_state_t) || h.n_workers < 1 ||
+            n != sizeof h + (size_t)h.n_workers * sizeof(wk_state_t))
+            rc = PSR_ERR(PSR_ERR_FORMAT, "%s/global.state: not a psrec global state of version %d "
+                         "(%zu bytes)", dir, WK_STATE_VERSION, n);
+    }
+    int64_t epoch = INT64_MAX, step = 0, examples = 0, all_done = 1;
+    uint64_t hash = 0;
+    for (int64_t w = 0; rc == PSR_OK && w < h.n_workers; w++) {
+        wk_state_t st;
+        memcpy(&st, (char *)bytes + sizeof h + (size_t)w * sizeof st, sizeof st);
+        rc = check_state(&st, dir, "global.state");
+        if (st.epoch < epoch) epoch = st.epoch;
+        if (st.step > step) step = st.step;
+        examples += st.examples;
+        hash += st.rows_hash;
+        all_done &= st.done != 0;
+    }
+    free(bytes);
+    if (rc != PSR_OK) return rc;
+    t->epoch = all_done ? epoch + 1 : epoch;
+    t->step = step;
+    t->examples = t->worker == 0 ? examples : 0;
+    t->rows_hash = t->worker == 0 ? hash : 0;
+    if (t->worker == 0 && !all_done)
+        psr_warn("resume: %s; epoch %lld starts again from its first row (examples of it "
+                 "trained before the checkpoint are trained again)", why, (long long)t->epoch + 1);
+    return PSR_OK;
+}
+
+static int resume_dense(trainer_t *t, const char *dir)
+{
+    char *path = ckpt_join(dir, "dense.params");
+    ckpt_reader_t *r = NULL;
+    int rc = ckpt_reader_open(&r, path, CKPT_KIND_DENSE);
+    free(path);
+    int64_t got = 0;
+    while (rc == PSR_OK) {
+        ckpt_dense_block_t b;
+        int eof = 0;
+        if ((rc = ckpt_dense_next(r, &b, &eof)) != PSR_OK || eof) break;
+        if ((int64_t)b.id >= t->net.n_blocks || b.n != 3u * WIRE_DENSE_BLOCK) {
+            rc = PSR_ERR(PSR_ERR_FORMAT, "%s/dense.params: block %u of %zu floats does not fit "
+                         "the model (%lld blocks of %d floats with Adam state)", dir, b.id, b.n,
+                         (long long)t->net.n_blocks, 3 * WIRE_DENSE_BLOCK);
+            break;
+        }
+        const size_t o = (size_t)b.id * WIRE_DENSE_BLOCK, n = WIRE_DENSE_BLOCK * sizeof(float);
+        memcpy(t->net.theta + o, b.floats, n);
+        memcpy(t->dm + o, b.floats + WIRE_DENSE_BLOCK, n);
+        memcpy(t->dv + o, b.floats + 2 * WIRE_DENSE_BLOCK, n);
+        got++;
+    }
+    ckpt_reader_close(r);
+    if (rc == PSR_OK && got != t->net.n_blocks)
+        rc = PSR_ERR(PSR_ERR_FORMAT, "%s/dense.params: %lld dense blocks, the model has %lld", dir,
+                     (long long)got, (long long)t->net.n_blocks);
+    return rc;
+}
+
+/* Restore this worker from checkpoint `dir`: its own state when the worker count is the
+ * same, else the restart rule of resume_global; the dense replica in allreduce mode. */
+static int resume(trainer_t *t, const char *dir)
+{
+    ckpt_manifest_t m;
+    int rc = ckpt_manifest_load(dir, &m, CKPT_CHECK_NONE);
+    int same = rc == PSR_OK && m.n_workers == t->n_workers;
+    int64_t ck_step = m.step;
+    char why[160];
+    snprintf(why, sizeof why, "the checkpoint was written by %d worker%s, this job has %d",
+             m.n_workers, m.n_workers == 1 ? "" : "s", t->n_workers);
+    ckpt_manifest_free(&m);
+    if (rc != PSR_OK) return rc;
+    if (same) {
+        void *bytes = NULL;
+        size_t n = 0;
+        rc = read_state(dir, CKPT_KIND_WORKER, t->worker, &bytes, &n);
+        wk_state_t st;
+        if (rc == PSR_OK && n != sizeof st)
+            rc = PSR_ERR(PSR_ERR_FORMAT, "%s: worker %d state of %zu bytes, expected %zu", dir,
+                         t->worker, n, sizeof st);
+        if (rc == PSR_OK) {
+            memcpy(&st, bytes, sizeof st);
+            rc = check_state(&st, dir, "worker state");
+        }
+        free(bytes);
+        if (rc != PSR_OK) return rc;
+        /* every worker must take the same path: agree on whether all shares still match */
+        int match = st.share_fp == rd_share_fingerprint(t->train) && st.worker == t->worker, all;
+        MPI_Allreduce(&match, &all, 1, MPI_INT, MPI_MIN, t->wk_comm);
+        if (all) {
+            rc = rd_seek(t->train, &st.pos);
+            if (rc != PSR_OK) return rc;
+            t->epoch = st.epoch;
+            t->step = st.step;
+            t->examples = st.examples;
+            t->rows_hash = st.rows_hash;
+            if (t->net.deep) *wk_deep_rng(t->net.deep) = st.rng;
+        } else {
+            snprintf(why, sizeof why, "data.train differs from when the checkpoint was written "
+                     "(files, sizes or order)");
+            same = 0;
+        }
+    }
+    if (!same) rc = resume_global(t, dir, why);
+    if (rc == PSR_OK && t->dense_mode == CFG_DENSE_ALLREDUCE) rc = resume_dense(t, dir);
+    if (rc != PSR_OK) return rc;
+    t->last_ckpt_step = ck_step;
+    return PSR_OK;
+}
+
+/* --- the run ---------------------------------------------------------------------------- */
+
+int wk_train(const cfg_t *cfg, const wk_train_opts_t *o, MPI_Comm ps_comm, MPI_Comm wk_comm,
+             int n_servers, wk_result_t *res)
 {
     trainer_t t;
     memset(&t, 0, sizeof t);
     memset(res, 0, sizeof *res);
     t.cfg = cfg;
+    t.o = o;
     t.wk_comm = wk_comm;
     t.n_servers = n_servers;
+    t.ckpt_on = o->ckpt.job != NULL;
+    t.last_ckpt_step = -1;
+    t.last_ckpt_time = psr_now();
     MPI_Comm_rank(wk_comm, &t.worker);
     MPI_Comm_size(wk_comm, &t.n_workers);
 
     char **files = NULL;
     int n_files = 0;
-    rd_reader_t *train = NULL;
     int rc = rd_expand_paths(&cfg->data.train, "data.train", &files, &n_files);
     if (rc == PSR_OK)
-        rc = rd_open(&train, files, n_files, t.worker, t.n_workers, cfg->data.int_mode,
+        rc = rd_open(&t.train, files, n_files, t.worker, t.n_workers, cfg->data.int_mode,
                      cfg->data.max_bad_rows);
     rd_free_paths(files, n_files);
     if (rc == PSR_OK && cfg->data.test.n > 0) {
@@ -364,14 +701,14 @@ int wk_train(const cfg_t *cfg, MPI_Comm ps_comm, MPI_Comm wk_comm, int n_servers
         rd_free_paths(files, n_files);
     }
     if (rc != PSR_OK) {
-        rd_close(train);
+        rd_close(t.train);
         return rc;
     }
 
     const int B = cfg->train.batch_size;
     rc = wk_net_init(&t.net, cfg, B);
     if (rc != PSR_OK) {
-        rd_close(train);
+        rd_close(t.train);
         rd_close(t.test);
         return rc;
     }
@@ -393,49 +730,89 @@ int wk_train(const cfg_t *cfg, MPI_Comm ps_comm, MPI_Comm wk_comm, int n_servers
         t.dm = psr_xcalloc(dense_len(&t), sizeof *t.dm);
         t.dv = psr_xcalloc(dense_len(&t), sizeof *t.dv);
         t.red = psr_xmalloc((dense_len(&t) + 1) * sizeof *t.red);
+    }
+    if (o->resume) {
+        rc = resume(&t, o->resume);
+        if (rc == PSR_OK) {
+            /* tell server 0 where this worker's clock stands before anyone waits on it */
+            wk_client_clock_resume(&t.client, t.step);
+            MPI_Barrier(wk_comm);
+        }
     } else if (t.dense_mode == CFG_DENSE_PS) {
-        /* worker 0 stores the initial dense values; nobody pulls before they are acknowledged */
+        /* worker 0 stores the initial dense values; nobody pulls before they are acknowledged
+         * (on resume the servers loaded them from the checkpoint) */
         if (t.worker == 0) wk_client_dense_init(&t.client, t.net.theta, t.net.n_blocks);
         MPI_Barrier(wk_comm);
     }
 
-    int64_t step = 0, examples = 0;
     double auc = NAN, logloss = NAN;
     int64_t n_eval = 0;
     double t_start = psr_now();
+    const int64_t examples0 = t.examples;
 
-    for (int epoch = 0; epoch < cfg->train.epochs && rc == PSR_OK; epoch++) {
-        if (epoch > 0) rc = rd_rewind(train);
+    /* The reader starts where the first epoch of this run starts: at the beginning, or at
+     * the position resume() restored. Once train.max_steps caps this worker, its epoch and
+     * position stay where they are (what a checkpoint saves, so that a resumed run with a
+     * higher cap continues there), while it still follows the others' epoch ends. */
+    int fresh = 1;
+    const int64_t max_steps = cfg->train.max_steps;
+    for (int64_t e = t.epoch; e < cfg->train.epochs && rc == PSR_OK && !t.stop; e++) {
+        const int capped = max_steps > 0 && t.step >= max_steps;
+        if (!capped) {
+            t.epoch = e;
+            if (!fresh) rc = rd_rewind(t.train);
+        }
+        fresh = 0;
         if (rc != PSR_OK) break;
+        t.cur = 0;
         if (t.dense_mode == CFG_DENSE_ALLREDUCE)
-            rc = epoch_lockstep(&t, train, &step, &examples);
+            rc = epoch_lockstep(&t);
         else
-            rc = epoch_async(&t, train, &step, &examples);
-        if (rc == PSR_OK && epoch + 1 < cfg->train.epochs) {
+            rc = epoch_async(&t);
+        if (rc == PSR_OK && !t.stop && e + 1 < cfg->train.epochs) {
             wk_client_push_wait(&t.client);
-            wk_client_clock_resume(&t.client, step);
+            wk_client_clock_resume(&t.client, t.step);
             t.known_min = 0;
             MPI_Barrier(wk_comm);
         }
     }
+    if (rc == PSR_OK && !t.stop && !(max_steps > 0 && t.step >= max_steps))
+        t.epoch = cfg->train.epochs; /* every epoch complete */
     double t_end = psr_now();
-    if (rc == PSR_OK) rc = evaluate(&t, step, &auc, &logloss, &n_eval);
+    if (rc == PSR_OK && !t.stop && t.ckpt_on) { /* the final state, unless just written */
+        int64_t at;
+        MPI_Allreduce(&t.step, &at, 1, MPI_INT64_T, MPI_MAX, wk_comm);
+        t.have = 0;
+        if (at != t.last_ckpt_step) rc = checkpoint(&t, at);
+    }
+    if (rc == PSR_OK && !t.stop) rc = evaluate(&t, t.step, &auc, &logloss, &n_eval);
     if (rc == PSR_OK) {
         res->auc = auc;
         res->logloss = logloss;
         res->test_examples = n_eval;
-        MPI_Allreduce(&examples, &res->examples, 1, MPI_INT64_T, MPI_SUM, wk_comm);
-        MPI_Allreduce(&step, &res->steps, 1, MPI_INT64_T, MPI_MAX, wk_comm);
+        res->preempted = t.stop;
+        res->ckpt_step = t.last_ckpt_step;
+        MPI_Allreduce(&t.examples, &res->examples, 1, MPI_INT64_T, MPI_SUM, wk_comm);
+        MPI_Allreduce(&t.rows_hash, &res->rows_hash, 1, MPI_UINT64_T, MPI_SUM, wk_comm);
+        MPI_Allreduce(&t.step, &res->steps, 1, MPI_INT64_T, MPI_MAX, wk_comm);
+        int64_t mine = t.examples - examples0, run;
+        MPI_Allreduce(&mine, &run, 1, MPI_INT64_T, MPI_SUM, wk_comm);
+        res->run_examples = run;
         double secs = t_end - t_start;
         MPI_Allreduce(&secs, &res->seconds, 1, MPI_DOUBLE, MPI_MAX, wk_comm);
         res->read_seconds = t.t_read;
         res->compute_seconds = t.t_compute;
         res->wait_seconds = t.client.wait_seconds;
+        if (t.dense_mode == CFG_DENSE_ALLREDUCE) {
+            float *scratch = psr_xmalloc(3 * WIRE_DENSE_BLOCK * sizeof *scratch);
+            res->dense_digest = replica_digest(&t, scratch);
+            free(scratch);
+        }
         wk_client_push_wait(&t.client);
         wk_client_shutdown(&t.client);
     }
 
-    rd_close(train);
+    rd_close(t.train);
     rd_close(t.test);
     wk_client_free(&t.client);
     wk_net_free(&t.net);

@@ -10,29 +10,50 @@
  * Collective points among workers (evaluations, epoch ends) use one agreement protocol:
  * each worker contributes its step at an evaluation point, or "none left" once its share of
  * the epoch is exhausted; MPI_Allreduce(MIN) tells everyone whether to evaluate or to end the
- * epoch, so workers with unequal shares never deadlock. */
+ * epoch, so workers with unequal shares never deadlock.
+ *
+ * Control points: evaluation steps, checkpoint steps and, with checkpoints on, every
+ * WK_POLL_STEPS steps. There the workers agree (one MPI_Allreduce) on the step and on
+ * whether a checkpoint is due by time (worker 0's clock) or a preemption signal arrived on
+ * any worker. A checkpoint: every worker waits for its pull and pushes, sends CKPT to every
+ * server and joins the collective write with its state (epoch, steps, examples, the reader
+ * position of its first untrained row, RNG); worker 0 adds global.state and, in allreduce
+ * mode, the dense replica. After a preemption checkpoint the job ends (res->preempted). */
 #ifndef PSR_WK_TRAINER_H
 #define PSR_WK_TRAINER_H
 
 #include <mpi.h>
 #include <stdint.h>
 
+#include "ckpt.h"
 #include "config.h"
+
+#define WK_POLL_STEPS 16 /* steps between polls for signals and checkpoint.every_seconds */
 
 typedef struct {
     double auc;          /* final evaluation (NaN without data.test) */
     double logloss;
     int64_t test_examples;
-    int64_t examples;    /* training examples over all workers */
+    int64_t examples;    /* training examples over all workers, since the job's first run */
+    int64_t run_examples;/* of which trained by this run (after a resume, fewer) */
     int64_t steps;       /* steps of the busiest worker */
     double seconds;      /* training wall time, start to the end of the last epoch */
     double read_seconds, compute_seconds, wait_seconds; /* this worker's split */
+    uint64_t rows_hash;  /* sum of wk_row_hash over every trained example, all workers */
+    uint64_t dense_digest; /* digest of the allreduce dense replica (0 otherwise) */
+    int preempted;       /* stopped by a signal after the checkpoint at ckpt_step */
+    int64_t ckpt_step;   /* last checkpoint written or resumed from, -1 if none */
 } wk_result_t;
+
+typedef struct {
+    ckpt_hook_t ckpt;   /* collective checkpoint write (ckpt.job NULL: checkpoints off) */
+    const char *resume; /* checkpoint directory to resume from, or NULL */
+} wk_train_opts_t;
 
 /* Run worker training. ps_comm: servers are ranks [0, n_servers), workers after them;
  * wk_comm: the workers only. Fills *res (global figures valid on every worker).
  * Returns PSR_OK or an error (the caller stops the job). */
-int wk_train(const cfg_t *cfg, MPI_Comm ps_comm, MPI_Comm wk_comm, int n_servers,
-             wk_result_t *res);
+int wk_train(const cfg_t *cfg, const wk_train_opts_t *o, MPI_Comm ps_comm, MPI_Comm wk_comm,
+             int n_servers, wk_result_t *res);
 
 #endif

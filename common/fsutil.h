@@ -1,0 +1,13 @@
+/* fsutil: small file-system helpers shared by the tools and the job. */
+#ifndef PSR_FSUTIL_H
+#define PSR_FSUTIL_H
+
+/* mkdir -p: create `dir` and its missing parents (mode 0777 before umask). PSR_OK when it
+ * exists as a directory afterwards; PSR_ERR_IO naming the component that failed, or
+ * PSR_ERR_USAGE for an empty path. */
+int psr_mkdir_p(const char *dir);
+
+/* PSR_OK when `dir` is a directory this process can create files in, else PSR_ERR_IO. */
+int psr_dir_writable(const char *dir);
+
+#endif
