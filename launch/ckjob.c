@@ -138,8 +138,10 @@ int ckjob_choose(const cfg_t *c, const char *resume, char **dir)
     }
     if (rc != PSR_OK) {
         ckpt_manifest_free(&m);
-        if (is_auto) return PSR_ERR(rc, "--resume auto: %s", psr_err_msg());
-        return PSR_ERR(rc, "--resume %s: %s", resume, psr_err_msg());
+        if (!is_auto) return rc; /* "cannot resume from DIR: ..." */
+        char msg[1024]; /* psr_err_msg() is the buffer PSR_ERR writes: copy it first */
+        snprintf(msg, sizeof msg, "%s", psr_err_msg());
+        return PSR_ERR(rc, "--resume auto: %s", msg);
     }
     char model[512], schema[256];
     cfg_model_desc(c, model, sizeof model);

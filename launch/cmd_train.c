@@ -128,8 +128,11 @@ static int setup(int argc, char **argv, cfg_t *c, int n_ranks, char **resume_dir
     if (c->checkpoint.dir[0]) {
         int rc = psr_mkdir_p(c->checkpoint.dir);
         if (rc == PSR_OK) rc = psr_dir_writable(c->checkpoint.dir);
-        PSR_RETURN_IF(rc != PSR_OK, PSR_ERR_CONFIG, "%s: key 'checkpoint.dir': %s", c->source,
-                      psr_err_msg());
+        if (rc != PSR_OK) {
+            char why[1024]; /* copied: PSR_ERR writes into psr_err_msg()'s buffer */
+            snprintf(why, sizeof why, "%s", psr_err_msg());
+            return PSR_ERR(PSR_ERR_CONFIG, "%s: key 'checkpoint.dir': %s", c->source, why);
+        }
     }
     if (resume) PSR_FORWARD(ckjob_choose(c, resume, resume_dir));
     return PSR_OK;
