@@ -290,7 +290,7 @@ typedef struct {
     rd_pos_t pos;        /* position of its first untrained row */
     psr_rng_t rng;       /* dropout masks */
 } wk_state_t;
-_Static_assert(sizeof(wk_state_t) % 8 == 0, "wk_state_t is plain int64 data");
+_Static_assert(sizeof(wk_state_t) == 192, "wk_state_t is docs/CHECKPOINTS.md rule W1");
 
 /* global.state: a header and every worker's wk_state_t. */
 typedef struct {
