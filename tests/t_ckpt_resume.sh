@@ -49,6 +49,16 @@ run_model deepfm-allreduce --set model.type=deepfm --set model.mlp=[16,8] --set 
 run_model dlrm-ps --set model.type=dlrm --set model.bottom_mlp=[16,8] --set model.top_mlp=[16,1] \
   --set train.dense_sync=ps
 
+# checkpoint.every_seconds is polled at the control points (every 16 steps): a tiny interval
+# checkpoints at each of them
+mpi 120 2 -- train -c job.yaml --set checkpoint.dir=$WORK/ck-time --set checkpoint.every_seconds=1e-9 \
+  --set checkpoint.keep=100 --set train.max_steps=64 > time.out 2> time.err ||
+  fail "every_seconds run failed: $(tail -n 20 time.err)"
+got=$(ls $WORK/ck-time | grep '^ckpt-' | tr '\n' ' ')
+want="ckpt-000000000016 ckpt-000000000032 ckpt-000000000048 ckpt-000000000064 "
+[ "$got" = "$want" ] || fail "every_seconds: checkpoints '$got', expected '$want'"
+ok "checkpoint.every_seconds: checkpoints at the control points 16, 32, 48, 64"
+
 # --resume auto with an empty checkpoint directory: a fresh start, said so
 mpi 120 2 -- train -c job.yaml --set checkpoint.dir=$WORK/empty --set train.max_steps=20 \
   --resume auto > fresh.out 2> fresh.err || fail "fresh start failed: $(tail -n 20 fresh.err)"
