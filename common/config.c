@@ -66,10 +66,11 @@ typedef struct {
 } cfg_key_t;
 
 enum cfg_section {
-    SEC_CLUSTER, SEC_DATA, SEC_MODEL, SEC_OPTIMIZER, SEC_TRAIN, SEC_EVAL, SEC_CHECKPOINT, SEC_COUNT
+    SEC_CLUSTER, SEC_DATA, SEC_MODEL, SEC_OPTIMIZER, SEC_TRAIN, SEC_EVAL, SEC_CHECKPOINT, SEC_EMBEDDING,
+    SEC_COUNT
 };
-static const char *const cfg_sections[] = {"cluster", "data",  "model",     "optimizer",
-                                           "train",   "eval", "checkpoint"};
+static const char *const cfg_sections[] = {"cluster", "data", "model",      "optimizer",
+                                           "train",   "eval", "checkpoint", "embedding"};
 _Static_assert(sizeof cfg_sections / sizeof cfg_sections[0] == SEC_COUNT, "cfg_sections");
 
 static const char *const model_names[] = {"lr", "fm", "deepfm", "dlrm"};
@@ -187,6 +188,11 @@ static const cfg_key_t cfg_keys[] = {
     KEY_DBL("checkpoint.every_seconds", checkpoint.every_seconds, '[', 0.0, 1e9, ']', 0.0),
     KEY_INT("checkpoint.keep", checkpoint.keep, 1, 1000000, 3),
     KEY_INT("checkpoint.level", checkpoint.level, 0, 9, 1),
+
+    KEY_I64("embedding.max_rows", embedding.max_rows, 0, I64_2P62, 0),
+    KEY_I64("embedding.min_count", embedding.min_count, 0, 1000000000, 0),
+    KEY_I64("embedding.ttl_steps", embedding.ttl_steps, 0, I64_2P62, 0),
+    KEY_I64("embedding.sketch_width", embedding.sketch_width, 1024, INT64_C(1) << 30, 1 << 20),
 };
 #define N_KEYS N_OF(cfg_keys)
 

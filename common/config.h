@@ -112,6 +112,16 @@ typedef struct {
         int keep;               /* complete checkpoints kept, older ones deleted; [1, 1000000], default 3 */
         int level;              /* zlib compression level of checkpoint files; [0, 9], default 1 */
     } checkpoint;
+    struct {
+        int64_t max_rows;     /* rows per server; the least recently updated are evicted beyond
+                                 it; 0 = no limit; [0, 2^62], default 0 */
+        int64_t min_count;    /* pushes of an id before it gets a row (count-min sketch);
+                                 0 or 1 = at once; [0, 1e9], default 0 */
+        int64_t ttl_steps;    /* rows not updated for this many steps are dropped; 0 = never;
+                                 [0, 2^62], default 0 */
+        int64_t sketch_width; /* counters per row of the min_count sketch (4 rows);
+                                 [1024, 2^30], default 2^20 */
+    } embedding;
 } cfg_t;
 
 /* Fill `c` with every default (data.train left empty). */

@@ -108,9 +108,13 @@ typedef struct {
     int64_t keys_pushed; /* key gradients applied */
     uint64_t digest;     /* order-independent digest of every row (see ps/table.h) */
     int64_t bytes;       /* bytes held by the tables */
-    int64_t reserved;
+    int64_t peak_rows;   /* most embedding rows held at any time */
+    int64_t admissions;  /* embedding rows created */
+    int64_t rejections;  /* key gradients dropped: the id is not admitted yet (min_count) */
+    int64_t evictions;   /* rows dropped to stay within embedding.max_rows */
+    int64_t expired;     /* rows dropped by embedding.ttl_steps */
 } wire_stats_t;
-_Static_assert(sizeof(wire_stats_t) == 64, "wire_stats_t layout is frozen");
+_Static_assert(sizeof(wire_stats_t) == 96, "wire_stats_t layout is frozen");
 
 /* Name of a message type for messages ("PULL"); "?" when out of range. */
 const char *wire_type_name(int type);

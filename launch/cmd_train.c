@@ -230,6 +230,10 @@ int cmd_train(int argc, char **argv)
             .write_dense = !(c->train.dense_sync == CFG_DENSE_ALLREDUCE &&
                              (c->model.type == CFG_MODEL_DEEPFM || c->model.type == CFG_MODEL_DLRM)),
             .resume = resume_dir,
+            .max_rows = c->embedding.max_rows,
+            .min_count = c->embedding.min_count,
+            .ttl_steps = c->embedding.ttl_steps,
+            .sketch_width = c->embedding.sketch_width,
         };
         rc = ps_server_run(&o, ps_comm, &st);
     } else {
@@ -249,11 +253,14 @@ int cmd_train(int argc, char **argv)
         uint64_t digest = 0;
         int64_t rows = 0;
         for (int s = 0; s < S; s++) {
-            psr_info("server %d: rows=%lld bytes=%lld pulls=%lld pushes=%lld keys_pulled=%lld "
-                     "keys_pushed=%lld",
-                     s, (long long)all[s].rows, (long long)all[s].bytes, (long long)all[s].pulls,
-                     (long long)all[s].pushes, (long long)all[s].keys_pulled,
-                     (long long)all[s].keys_pushed);
+            psr_info("server %d: rows=%lld peak_rows=%lld bytes=%lld pulls=%lld pushes=%lld "
+                     "keys_pulled=%lld keys_pushed=%lld admissions=%lld rejections=%lld "
+                     "evictions=%lld expired=%lld",
+                     s, (long long)all[s].rows, (long long)all[s].peak_rows,
+                     (long long)all[s].bytes, (long long)all[s].pulls, (long long)all[s].pushes,
+                     (long long)all[s].keys_pulled, (long long)all[s].keys_pushed,
+                     (long long)all[s].admissions, (long long)all[s].rejections,
+                     (long long)all[s].evictions, (long long)all[s].expired);
             digest += all[s].digest;
             rows += all[s].rows;
         }

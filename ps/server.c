@@ -9,6 +9,7 @@
 #include "hash.h"
 #include "log.h"
 #include "psr_error.h"
+#include "sketch.h"
 #include "table.h"
 
 typedef struct {
@@ -22,6 +23,9 @@ typedef struct {
     char *sbuf; /* reply buffer */
     size_t scap;
     wire_stats_t st;
+    ps_sketch_t sketch; /* embedding.min_count > 1 */
+    int64_t max_step;   /* newest step count seen in a push */
+    int64_t next_ttl;   /* max_step at which expired rows are dropped next */
     int64_t ckpt_step; /* checkpoint announced by the CKPT messages received so far */
     int ckpt_n;        /* CKPT messages received for it */
     char *ckpt_seen;   /* (n_workers) which workers sent one */
@@ -72,6 +76,8 @@ static int handle_pull(server_t *s, const wire_hdr_t *h, int source)
         float *dst = out + i * (size_t)W;
         if (r >= 0)
             memcpy(dst, ps_table_w(&s->table, r), (size_t)W * sizeof *dst);
+        else if (s->o->min_count > 1) /* not admitted (yet, or any more): zeros */
+            memset(dst, 0, (size_t)W * sizeof *dst);
         else
             ps_row_init(s->table.seed, keys[i], W, s->table.init_std, dst);
     }
@@ -99,11 +105,48 @@ static void apply(server_t *s, ps_table_t *t, const uint64_t *keys, const float 
     }
 }
 
+/* apply() for embedding rows, under the memory controls of server.h. */
+static void apply_sparse(server_t *s, const uint64_t *keys, const float *g, uint64_t count,
+                         int64_t step)
+{
+    ps_table_t *t = &s->table;
+    const ps_server_opts_t *o = s->o;
+    const int W = t->width;
+    const float lr = (float)(o->adam.lr * psr_lr_scale(&o->schedule, step));
+    for (uint64_t i = 0; i < count; i++) {
+        int64_t r = ps_table_find(t, keys[i]);
+        if (r < 0) {
+            if (o->min_count > 1 && ps_sketch_add(&s->sketch, keys[i]) < (uint64_t)o->min_count) {
+                s->st.rejections++;
+                continue;
+            }
+            if (o->max_rows > 0 && t->n_rows >= o->max_rows) {
+                int64_t room = o->max_rows / 16 > 0 ? o->max_rows / 16 : 1;
+                s->st.evictions += ps_table_shrink_lru(t, o->max_rows - room);
+            }
+            r = ps_table_insert(t, keys[i]);
+            s->st.admissions++;
+            if (t->n_rows > s->st.peak_rows) s->st.peak_rows = t->n_rows;
+        }
+        int64_t n = ++t->step[r];
+        t->last[r] = step + 1;
+        psr_adam_update(&o->adam, lr, n, ps_table_w(t, r), ps_table_m(t, r), ps_table_v(t, r),
+                        g + i * (size_t)W, W);
+    }
+    if (o->ttl_steps > 0) {
+        if (step + 1 > s->max_step) s->max_step = step + 1;
+        if (s->max_step >= s->next_ttl) {
+            s->st.expired += ps_table_drop_before(t, s->max_step - o->ttl_steps);
+            s->next_ttl = s->max_step + (o->ttl_steps / 8 > 0 ? o->ttl_steps / 8 : 1);
+        }
+    }
+}
+
 static int handle_push(server_t *s, const wire_hdr_t *h, int source)
 {
     const uint64_t *keys = (const uint64_t *)(s->rbuf + sizeof *h);
     PSR_FORWARD(check_owned(s, keys, h->count, source));
-    apply(s, &s->table, keys, (const float *)(keys + h->count), h->count, h->step);
+    apply_sparse(s, keys, (const float *)(keys + h->count), h->count, h->step);
     s->st.pushes++;
     s->st.keys_pushed += (int64_t)h->count;
     return PSR_OK;
@@ -484,6 +527,7 @@ int ps_server_run(const ps_server_opts_t *o, MPI_Comm comm, wire_stats_t *stats)
     s.waiting = psr_xmalloc((size_t)o->n_workers * sizeof *s.waiting);
     for (int w = 0; w < o->n_workers; w++) s.waiting[w] = -1;
     s.ckpt_seen = psr_xcalloc((size_t)o->n_workers, 1);
+    if (o->min_count > 1) ps_sketch_init(&s.sketch, o->sketch_width);
 
     int rc = PSR_OK;
     if (o->resume) {
@@ -493,7 +537,16 @@ int ps_server_run(const ps_server_opts_t *o, MPI_Comm comm, wire_stats_t *stats)
         if (rc == PSR_OK)
             psr_info("loaded %lld rows and %lld dense blocks from %s in %.2fs", (long long)n,
                      (long long)s.dense.n_rows, o->resume, psr_now() - t0);
+        if (rc == PSR_OK && o->max_rows > 0 && s.table.n_rows > o->max_rows) {
+            s.st.evictions += ps_table_shrink_lru(&s.table, o->max_rows);
+            psr_warn("the checkpoint holds more rows than embedding.max_rows=%lld: the least "
+                     "recently updated were dropped", (long long)o->max_rows);
+        }
+        for (int64_t r = 0; r < s.table.n_rows; r++)
+            if (s.table.last[r] > s.max_step) s.max_step = s.table.last[r];
+        s.next_ttl = s.max_step;
     }
+    s.st.peak_rows = s.table.n_rows;
     s.prog_t0 = s.prog_last_t = psr_now();
     int live = o->n_workers;
     while (live > 0 && rc == PSR_OK) {
@@ -537,10 +590,12 @@ int ps_server_run(const ps_server_opts_t *o, MPI_Comm comm, wire_stats_t *stats)
     if (rc == PSR_OK && s.rank == 0 && s.prog_examples > 0) progress(&s, 1);
     s.st.rows = s.table.n_rows;
     s.st.digest = ps_table_digest(&s.table) + ps_table_digest(&s.dense);
-    s.st.bytes = ps_table_bytes(&s.table) + ps_table_bytes(&s.dense);
+    s.st.bytes = ps_table_bytes(&s.table) + ps_table_bytes(&s.dense) +
+                 (s.sketch.cell ? (int64_t)(PS_SKETCH_DEPTH * (s.sketch.mask + 1) * 4) : 0);
     *stats = s.st;
     ps_table_free(&s.table);
     ps_table_free(&s.dense);
+    ps_sketch_free(&s.sketch);
     free(s.rbuf);
     free(s.sbuf);
     free(s.clock);

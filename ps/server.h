@@ -14,7 +14,14 @@
  * written; the server then joins the collective write (o->ckpt) with its rows, bucket by
  * bucket. In `ps` dense mode server 0 also gathers every server's dense blocks and writes
  * them. On resume the server loads, before serving, every bucket it owns under the new
- * server count from whichever rows file holds it, and its dense blocks. */
+ * server count from whichever rows file holds it, and its dense blocks.
+ *
+ * Memory control (embedding.*, docs/CONFIG.md): with min_count > 1 a key gets a row only at
+ * its min_count-th push (a count-min sketch counts pushes of keys without rows; earlier
+ * gradients are dropped) and keys without rows read as zeros; with max_rows, inserting into a
+ * full table first evicts the least recently updated 1/16 of it, so the table never holds more
+ * than max_rows rows; with ttl_steps, every ttl_steps/8 steps the rows whose last update is
+ * more than ttl_steps behind the newest step seen are dropped. */
 #ifndef PSR_PS_SERVER_H
 #define PSR_PS_SERVER_H
 
@@ -44,6 +51,10 @@ typedef struct {
     int write_dense;        /* servers write dense.params (no dense parameters or `ps` mode;
                                else worker 0 writes its replica) */
     const char *resume;     /* checkpoint directory to load before serving, or NULL */
+    int64_t max_rows;       /* embedding.max_rows (0: no limit) */
+    int64_t min_count;      /* embedding.min_count (<= 1: admit at once) */
+    int64_t ttl_steps;      /* embedding.ttl_steps (0: never expire) */
+    int64_t sketch_width;   /* embedding.sketch_width */
 } ps_server_opts_t;
 
 /* Load this server's buckets (and dense blocks, if dense != NULL) from checkpoint `dir`

@@ -40,6 +40,7 @@ void ps_table_free(ps_table_t *t)
     free(t->step);
     free(t->last);
     free(t->slots);
+    free(t->scratch);
     memset(t, 0, sizeof *t);
 }
 
@@ -131,6 +132,90 @@ int64_t ps_table_put(ps_table_t *t, uint64_t key, const float *wmv, int64_t step
     return r;
 }
 
+/* Keep the rows r with keep[r] != 0 (keep: a byte per row), compacted in order; rebuild. */
+static int64_t compact(ps_table_t *t, const unsigned char *keep)
+{
+    const size_t nf = 3u * (size_t)t->width;
+    int64_t o = 0;
+    for (int64_t r = 0; r < t->n_rows; r++) {
+        if (!keep[r]) continue;
+        if (o != r) {
+            t->keys[o] = t->keys[r];
+            memcpy(ps_table_w(t, o), ps_table_w(t, r), nf * sizeof(float));
+            t->step[o] = t->step[r];
+            t->last[o] = t->last[r];
+        }
+        o++;
+    }
+    int64_t dropped = t->n_rows - o;
+    t->n_rows = o;
+    if (dropped) rehash(t, t->slot_mask + 1);
+    return dropped;
+}
+
+static unsigned char *keep_buf(ps_table_t *t)
+{
+    size_t need = (size_t)t->n_rows * sizeof(int64_t) + (size_t)t->n_rows + 8;
+    if ((int64_t)need > t->scratch_cap) {
+        free(t->scratch);
+        t->scratch = psr_xmalloc(need);
+        t->scratch_cap = (int64_t)need;
+    }
+    return (unsigned char *)t->scratch + (size_t)t->n_rows * sizeof(int64_t);
+}
+
+int64_t ps_table_drop_before(ps_table_t *t, int64_t min_last)
+{
+    unsigned char *keep = keep_buf(t);
+    int64_t n = 0;
+    for (int64_t r = 0; r < t->n_rows; r++) n += !(keep[r] = t->last[r] >= min_last);
+    return n ? compact(t, keep) : 0;
+}
+
+/* k-th smallest (0-based) of v[0..n), reordering v (Hoare quickselect, median of three). */
+static int64_t kth(int64_t *v, int64_t n, int64_t k)
+{
+    int64_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        int64_t a = v[lo], b = v[lo + (hi - lo) / 2], c = v[hi];
+        int64_t p = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
+        int64_t i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] < p) i++;
+            while (v[j] > p) j--;
+            if (i <= j) {
+                int64_t x = v[i];
+                v[i++] = v[j];
+                v[j--] = x;
+            }
+        }
+        if (k <= j) hi = j;
+        else if (k >= i) lo = i;
+        else return v[k];
+    }
+    return v[k];
+}
+
+int64_t ps_table_shrink_lru(ps_table_t *t, int64_t target)
+{
+    if (target < 0) target = 0;
+    int64_t drop = t->n_rows - target;
+    if (drop <= 0) return 0;
+    unsigned char *keep = keep_buf(t);
+    int64_t *v = t->scratch;
+    memcpy(v, t->last, (size_t)t->n_rows * sizeof *v);
+    const int64_t thr = kth(v, t->n_rows, drop - 1); /* the largest `last` dropped */
+    int64_t below = 0;
+    for (int64_t r = 0; r < t->n_rows; r++) below += t->last[r] < thr;
+    int64_t ties = drop - below; /* rows with last == thr to drop, lowest row numbers first */
+    for (int64_t r = 0; r < t->n_rows; r++) {
+        if (t->last[r] < thr) keep[r] = 0;
+        else if (t->last[r] == thr && ties > 0) keep[r] = 0, ties--;
+        else keep[r] = 1;
+    }
+    return compact(t, keep);
+}
+
 void ps_row_init(uint64_t seed, uint64_t key, int width, float init_std, float *w)
 {
     psr_rng_t rng;
@@ -150,5 +235,6 @@ uint64_t ps_table_digest(const ps_table_t *t)
 int64_t ps_table_bytes(const ps_table_t *t)
 {
     size_t per_row = sizeof(uint64_t) + 3u * (size_t)t->width * sizeof(float) + 2 * sizeof(int64_t);
-    return (int64_t)((size_t)t->cap_rows * per_row + (t->slot_mask + 1) * sizeof(ps_slot_t));
+    return (int64_t)((size_t)t->cap_rows * per_row + (t->slot_mask + 1) * sizeof(ps_slot_t)) +
+           t->scratch_cap;
 }

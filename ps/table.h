@@ -33,6 +33,8 @@ typedef struct {
     int64_t *last;      /* (cap_rows) server push counter at the row's last update */
     ps_slot_t *slots;   /* (slot_mask + 1) */
     uint64_t slot_mask;
+    int64_t *scratch;   /* (scratch_cap) eviction work space, kept between evictions */
+    int64_t scratch_cap;
 } ps_table_t;
 
 /* Set up an empty table sized for `expect_rows` rows (it grows as needed). PSR_OK. */
@@ -61,6 +63,14 @@ static inline float *ps_table_v(const ps_table_t *t, int64_t row)
 /* Insert `key` with the given w | m | v (3 * width floats), step and last, as loaded from a
  * checkpoint. Returns the row, or -1 if the key is already present (nothing changed). */
 int64_t ps_table_put(ps_table_t *t, uint64_t key, const float *wmv, int64_t step, int64_t last);
+
+/* Memory control (embedding.*). Both remove rows, keep the others in their order, and rebuild
+ * the index; row numbers change. O(rows).
+ * Drop every row whose `last` is below min_last (ttl_steps). Returns the rows dropped. */
+int64_t ps_table_drop_before(ps_table_t *t, int64_t min_last);
+/* Drop the least recently updated rows (smallest `last`; among equal `last`, the lower row
+ * numbers first) until at most `target` remain (max_rows). Returns the rows dropped. */
+int64_t ps_table_shrink_lru(ps_table_t *t, int64_t target);
 
 /* Initial weights of `key` into w[0..width). */
 void ps_row_init(uint64_t seed, uint64_t key, int width, float init_std, float *w);

@@ -461,7 +461,7 @@ static void test_file_errors(void)
                     "unknown key 'train.zzzzzz' (allowed in section 'train': epochs");
     EXPECT_FILE_ERR("sec.yaml", "cluster:\n  servers: 2\ntrian:\n  epochs: 3\n",
                     PSR_ERR_CONFIG, "sec.yaml:3: unknown section 'trian' (allowed: cluster, "
-                    "data, model, optimizer, train, eval, checkpoint); did you mean 'train'?");
+                    "data, model, optimizer, train, eval, checkpoint, embedding); did you mean 'train'?");
     EXPECT_FILE_ERR("dotted.yaml", "train.epochs: 3\n", PSR_ERR_CONFIG, "dotted.yaml:1:",
                     "unknown section 'train.epochs'", "nested");
     EXPECT_FILE_ERR("dup.yaml", "train:\n  epochs: 2\n  batch_size: 4\n  epochs: 3\n",

@@ -1,4 +1,6 @@
-/* test_table: the server's hash table and row initialisation (ps/table.h invariants). */
+/* test_table: the server's hash table and row initialisation (ps/table.h invariants),
+ * loading rows as a checkpoint does (ps_table_put), and the memory controls: LRU shrinking
+ * and expiry keep exactly the right rows, intact, and the index stays consistent. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -73,5 +75,70 @@ int main(void)
     ps_table_free(&y2);
     ps_table_free(&t);
     ps_table_free(&t); /* a freed table frees again harmlessly */
+
+    /* put: rows as loaded from a checkpoint, exactly; a present key is refused */
+    {
+        ps_table_t p;
+        ps_table_init(&p, 2, 1, 0.1f, 2);
+        float wmv[6] = {1, 2, 3, 4, 5, 6};
+        int64_t r = ps_table_put(&p, 42, wmv, 7, 9);
+        CHECK_INT(r, 0);
+        CHECK(ps_table_w(&p, r)[1] == 2.0f && ps_table_v(&p, r)[1] == 6.0f);
+        CHECK_INT(p.step[r], 7);
+        CHECK_INT(p.last[r], 9);
+        CHECK_INT(ps_table_put(&p, 42, wmv, 1, 1), -1);
+        CHECK_INT(p.step[r], 7);
+        ps_table_free(&p);
+    }
+
+    /* shrink_lru: 1000 rows with last = a permutation-like spread (with ties); keeping 300
+     * keeps exactly the 300 largest `last` (ties: higher row numbers kept), contents intact */
+    {
+        ps_table_t e;
+        ps_table_init(&e, 3, 1, 0.1f, 16);
+        const int64_t n = 1000;
+        for (int64_t i = 0; i < n; i++) {
+            int64_t r = ps_table_insert(&e, (uint64_t)i + 1000);
+            e.last[r] = (i * 7919) % 500; /* each value twice */
+            e.step[r] = i;
+            ps_table_w(&e, r)[2] = (float)i;
+        }
+        CHECK_INT(ps_table_shrink_lru(&e, 300), 700);
+        CHECK_INT(e.n_rows, 300);
+        int64_t wrong = 0, kept = 0;
+        for (int64_t i = 0; i < n; i++) {
+            int64_t last = (i * 7919) % 500, r = ps_table_find(&e, (uint64_t)i + 1000);
+            /* last values 350..499 are kept (300 rows); all below are dropped */
+            int should = last >= 350;
+            if ((r >= 0) != should) wrong++;
+            if (r >= 0) {
+                kept++;
+                if (e.step[r] != i || ps_table_w(&e, r)[2] != (float)i || e.last[r] != last) wrong++;
+            }
+        }
+        CHECK_INT(wrong, 0);
+        CHECK_INT(kept, 300);
+        /* ties at the threshold: keep 299 of the rows; one of the two rows with the smallest
+         * kept `last` (350) goes: the one with the lower row number */
+        CHECK_INT(ps_table_shrink_lru(&e, 299), 1);
+        int64_t at350 = 0;
+        for (int64_t r = 0; r < e.n_rows; r++) at350 += e.last[r] == 350;
+        CHECK_INT(at350, 1);
+        /* drop_before: every row with last < 400 goes */
+        CHECK_INT(ps_table_drop_before(&e, 400), 99);
+        int64_t low = 0;
+        for (int64_t r = 0; r < e.n_rows; r++) low += e.last[r] < 400;
+        CHECK_INT(low, 0);
+        CHECK_INT(e.n_rows, 200);
+        /* the index still finds every remaining row and nothing else; inserts keep working */
+        int64_t miss = 0;
+        for (int64_t r = 0; r < e.n_rows; r++) miss += ps_table_find(&e, e.keys[r]) != r;
+        CHECK_INT(miss, 0);
+        int64_t r = ps_table_insert(&e, 5);
+        CHECK_INT(r, 200);
+        CHECK_INT(ps_table_find(&e, 5), 200);
+        CHECK_INT(ps_table_shrink_lru(&e, 1000), 0);
+        ps_table_free(&e);
+    }
     CHECK_DONE();
 }
