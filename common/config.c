@@ -74,6 +74,9 @@ static const char *const cfg_sections[] = {"cluster", "data", "model",      "opt
 _Static_assert(sizeof cfg_sections / sizeof cfg_sections[0] == SEC_COUNT, "cfg_sections");
 
 static const char *const model_names[] = {"lr", "fm", "deepfm", "dlrm"};
+static const char *const precision_names[] = {"fp32", "fp16"};
+_Static_assert(sizeof precision_names / sizeof precision_names[0] == CFG_PRECISION_COUNT,
+               "precision_names");
 _Static_assert(sizeof model_names / sizeof model_names[0] == CFG_MODEL_TYPE_COUNT, "model_names");
 static const char *const format_names[] = {"criteo"};
 _Static_assert(sizeof format_names / sizeof format_names[0] == CFG_FORMAT_COUNT, "format_names");
@@ -193,6 +196,7 @@ static const cfg_key_t cfg_keys[] = {
     KEY_I64("embedding.min_count", embedding.min_count, 0, 1000000000, 0),
     KEY_I64("embedding.ttl_steps", embedding.ttl_steps, 0, I64_2P62, 0),
     KEY_I64("embedding.sketch_width", embedding.sketch_width, 1024, INT64_C(1) << 30, 1 << 20),
+    KEY_ENUM("embedding.precision", embedding.precision, precision_names, CFG_PRECISION_FP32),
 };
 #define N_KEYS N_OF(cfg_keys)
 

@@ -36,6 +36,8 @@ enum cfg_dense_sync {
     CFG_DENSE_ALLREDUCE, /* replicated on every worker; gradients all-reduced each step */
     CFG_DENSE_SYNC_COUNT
 };
+/* How servers store embedding rows (docs/CONFIG.md, embedding). */
+enum cfg_precision { CFG_PRECISION_FP32, CFG_PRECISION_FP16, CFG_PRECISION_COUNT };
 /* Learning-rate schedule after the warmup (docs/CONFIG.md, optimizer). */
 enum cfg_decay { CFG_DECAY_NONE, CFG_DECAY_LINEAR, CFG_DECAY_COSINE, CFG_DECAY_COUNT };
 
@@ -121,6 +123,7 @@ typedef struct {
                                  [0, 2^62], default 0 */
         int64_t sketch_width; /* counters per row of the min_count sketch (4 rows);
                                  [1024, 2^30], default 2^20 */
+        int precision;        /* enum cfg_precision; "fp32" (default) | "fp16" */
     } embedding;
 } cfg_t;
 

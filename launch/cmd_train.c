@@ -234,6 +234,7 @@ int cmd_train(int argc, char **argv)
             .min_count = c->embedding.min_count,
             .ttl_steps = c->embedding.ttl_steps,
             .sketch_width = c->embedding.sketch_width,
+            .half = c->embedding.precision == CFG_PRECISION_FP16,
         };
         rc = ps_server_run(&o, ps_comm, &st);
     } else {

@@ -24,6 +24,7 @@ typedef struct {
     size_t scap;
     wire_stats_t st;
     ps_sketch_t sketch; /* embedding.min_count > 1 */
+    float *row;         /* half table: one row as floats (3 * width) */
     int64_t max_step;   /* newest step count seen in a push */
     int64_t next_ttl;   /* max_step at which expired rows are dropped next */
     int64_t ckpt_step; /* checkpoint announced by the CKPT messages received so far */
@@ -75,7 +76,7 @@ static int handle_pull(server_t *s, const wire_hdr_t *h, int source)
         int64_t r = ps_table_find(&s->table, keys[i]);
         float *dst = out + i * (size_t)W;
         if (r >= 0)
-            memcpy(dst, ps_table_w(&s->table, r), (size_t)W * sizeof *dst);
+            ps_table_load_w(&s->table, r, dst);
         else if (s->o->min_count > 1) /* not admitted (yet, or any more): zeros */
             memset(dst, 0, (size_t)W * sizeof *dst);
         else
@@ -130,8 +131,15 @@ static void apply_sparse(server_t *s, const uint64_t *keys, const float *g, uint
         }
         int64_t n = ++t->step[r];
         t->last[r] = step + 1;
-        psr_adam_update(&o->adam, lr, n, ps_table_w(t, r), ps_table_m(t, r), ps_table_v(t, r),
-                        g + i * (size_t)W, W);
+        if (t->hdata) { /* in floats, rounded back once */
+            ps_table_load(t, r, s->row);
+            psr_adam_update(&o->adam, lr, n, s->row, s->row + W, s->row + 2 * W,
+                            g + i * (size_t)W, W);
+            ps_table_store(t, r, s->row);
+        } else {
+            psr_adam_update(&o->adam, lr, n, ps_table_w(t, r), ps_table_m(t, r),
+                            ps_table_v(t, r), g + i * (size_t)W, W);
+        }
     }
     if (o->ttl_steps > 0) {
         if (step + 1 > s->max_step) s->max_step = step + 1;
@@ -307,6 +315,7 @@ int ps_server_write_rows(const ps_server_opts_t *o, int rank, const ps_table_t *
     free(cursor);
 
     ckpt_writer_t *w = NULL;
+    float *buf = psr_xmalloc(3u * (size_t)t->width * sizeof *buf);
     int rc = ckpt_rows_create(&w, stage, rank, t->width, B, step, level);
     for (uint32_t b = 0; b < B && rc == PSR_OK; b++) {
         if (psr_bucket_owner(b, o->n_servers) != rank) {
@@ -318,9 +327,11 @@ int ps_server_write_rows(const ps_server_opts_t *o, int rank, const ps_table_t *
         rc = ckpt_rows_bucket(w, b);
         for (int64_t i = start[b]; i < start[b + 1] && rc == PSR_OK; i++) {
             int64_t r = order[i];
-            rc = ckpt_rows_put(w, t->keys[r], ps_table_w(t, r), t->step[r], t->last[r]);
+            ps_table_load(t, r, buf);
+            rc = ckpt_rows_put(w, t->keys[r], buf, t->step[r], t->last[r]);
         }
     }
+    free(buf);
     free(start);
     free(order);
     if (rc != PSR_OK) {
@@ -519,7 +530,12 @@ int ps_server_run(const ps_server_opts_t *o, MPI_Comm comm, wire_stats_t *stats)
     s.o = o;
     s.comm = comm;
     MPI_Comm_rank(comm, &s.rank);
-    ps_table_init(&s.table, o->width, o->seed, o->init_std, o->expect_rows);
+    if (o->half) {
+        ps_table_init_half(&s.table, o->width, o->seed, o->init_std, o->expect_rows);
+        s.row = psr_xmalloc(3u * (size_t)o->width * sizeof *s.row);
+    } else {
+        ps_table_init(&s.table, o->width, o->seed, o->init_std, o->expect_rows);
+    }
     ps_table_init(&s.dense, WIRE_DENSE_BLOCK, 0, 0.0f,
                   o->n_dense_blocks / o->n_servers + 1);
     s.clock = psr_xcalloc((size_t)o->n_workers, sizeof *s.clock);
@@ -596,6 +612,7 @@ int ps_server_run(const ps_server_opts_t *o, MPI_Comm comm, wire_stats_t *stats)
     ps_table_free(&s.table);
     ps_table_free(&s.dense);
     ps_sketch_free(&s.sketch);
+    free(s.row);
     free(s.rbuf);
     free(s.sbuf);
     free(s.clock);

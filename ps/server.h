@@ -55,6 +55,7 @@ typedef struct {
     int64_t min_count;      /* embedding.min_count (<= 1: admit at once) */
     int64_t ttl_steps;      /* embedding.ttl_steps (0: never expire) */
     int64_t sketch_width;   /* embedding.sketch_width */
+    int half;               /* embedding.precision fp16: rows in half precision */
 } ps_server_opts_t;
 
 /* Load this server's buckets (and dense blocks, if dense != NULL) from checkpoint `dir`

@@ -1,8 +1,10 @@
 /* table: see table.h. */
 #include "table.h"
 
+#include <math.h>
 #include <string.h>
 
+#include "half.h"
 #include "hash.h"
 #include "psr_error.h"
 
@@ -15,7 +17,8 @@ static void slots_alloc(ps_table_t *t, uint64_t n_slots)
     t->slot_mask = n_slots - 1;
 }
 
-int ps_table_init(ps_table_t *t, int width, uint64_t seed, float init_std, int64_t expect_rows)
+static int init(ps_table_t *t, int width, uint64_t seed, float init_std, int64_t expect_rows,
+                int half)
 {
     memset(t, 0, sizeof *t);
     t->width = width;
@@ -23,7 +26,10 @@ int ps_table_init(ps_table_t *t, int width, uint64_t seed, float init_std, int64
     t->init_std = init_std;
     t->cap_rows = expect_rows > 0 ? expect_rows : 1;
     t->keys = psr_xmalloc((size_t)t->cap_rows * sizeof *t->keys);
-    t->data = psr_xmalloc((size_t)t->cap_rows * 3u * (size_t)width * sizeof *t->data);
+    if (half)
+        t->hdata = psr_xmalloc((size_t)t->cap_rows * 3u * (size_t)width * sizeof *t->hdata);
+    else
+        t->data = psr_xmalloc((size_t)t->cap_rows * 3u * (size_t)width * sizeof *t->data);
     t->step = psr_xmalloc((size_t)t->cap_rows * sizeof *t->step);
     t->last = psr_xmalloc((size_t)t->cap_rows * sizeof *t->last);
     uint64_t n_slots = 1;
@@ -32,11 +38,61 @@ int ps_table_init(ps_table_t *t, int width, uint64_t seed, float init_std, int64
     return PSR_OK;
 }
 
+int ps_table_init(ps_table_t *t, int width, uint64_t seed, float init_std, int64_t expect_rows)
+{
+    return init(t, width, seed, init_std, expect_rows, 0);
+}
+
+int ps_table_init_half(ps_table_t *t, int width, uint64_t seed, float init_std,
+                       int64_t expect_rows)
+{
+    return init(t, width, seed, init_std, expect_rows, 1);
+}
+
+void ps_table_load(const ps_table_t *t, int64_t row, float *wmv)
+{
+    const size_t W = (size_t)t->width;
+    if (!t->hdata) {
+        memcpy(wmv, ps_table_w(t, row), 3u * W * sizeof *wmv);
+        return;
+    }
+    const uint16_t *h = t->hdata + (size_t)row * 3u * W;
+    for (size_t j = 0; j < 2u * W; j++) wmv[j] = psr_float_of_half(h[j]);
+    for (size_t j = 2u * W; j < 3u * W; j++) {
+        float r = psr_float_of_half(h[j]);
+        wmv[j] = r * r;
+    }
+}
+
+void ps_table_load_w(const ps_table_t *t, int64_t row, float *w)
+{
+    const size_t W = (size_t)t->width;
+    if (!t->hdata) {
+        memcpy(w, ps_table_w(t, row), W * sizeof *w);
+        return;
+    }
+    const uint16_t *h = t->hdata + (size_t)row * 3u * W;
+    for (size_t j = 0; j < W; j++) w[j] = psr_float_of_half(h[j]);
+}
+
+void ps_table_store(ps_table_t *t, int64_t row, const float *wmv)
+{
+    const size_t W = (size_t)t->width;
+    if (!t->hdata) {
+        memcpy(ps_table_w(t, row), wmv, 3u * W * sizeof *wmv);
+        return;
+    }
+    uint16_t *h = t->hdata + (size_t)row * 3u * W;
+    for (size_t j = 0; j < 2u * W; j++) h[j] = psr_half_of(wmv[j]);
+    for (size_t j = 2u * W; j < 3u * W; j++) h[j] = psr_half_of(sqrtf(wmv[j]));
+}
+
 void ps_table_free(ps_table_t *t)
 {
     if (!t) return;
     free(t->keys);
     free(t->data);
+    free(t->hdata);
     free(t->step);
     free(t->last);
     free(t->slots);
@@ -71,7 +127,10 @@ static void grow_rows(ps_table_t *t)
 {
     int64_t cap = t->cap_rows * 2;
     t->keys = psr_xrealloc(t->keys, (size_t)cap * sizeof *t->keys);
-    t->data = psr_xrealloc(t->data, (size_t)cap * 3u * (size_t)t->width * sizeof *t->data);
+    if (t->hdata)
+        t->hdata = psr_xrealloc(t->hdata, (size_t)cap * 3u * (size_t)t->width * sizeof *t->hdata);
+    else
+        t->data = psr_xrealloc(t->data, (size_t)cap * 3u * (size_t)t->width * sizeof *t->data);
     t->step = psr_xrealloc(t->step, (size_t)cap * sizeof *t->step);
     t->last = psr_xrealloc(t->last, (size_t)cap * sizeof *t->last);
     t->cap_rows = cap;
@@ -112,9 +171,16 @@ int64_t ps_table_insert(ps_table_t *t, uint64_t key)
     uint64_t i = probe(t, key, &found);
     if (found) return t->slots[i].row;
     int64_t r = add_row(t, key, i);
-    float *w = ps_table_w(t, r);
-    ps_row_init(t->seed, key, t->width, t->init_std, w);
-    memset(w + t->width, 0, 2u * (size_t)t->width * sizeof *w);
+    if (t->hdata) {
+        float w[3 * PS_MAX_HALF_WIDTH];
+        ps_row_init(t->seed, key, t->width, t->init_std, w);
+        memset(w + t->width, 0, 2u * (size_t)t->width * sizeof *w);
+        ps_table_store(t, r, w);
+    } else {
+        float *w = ps_table_w(t, r);
+        ps_row_init(t->seed, key, t->width, t->init_std, w);
+        memset(w + t->width, 0, 2u * (size_t)t->width * sizeof *w);
+    }
     t->step[r] = 0;
     t->last[r] = 0;
     return r;
@@ -126,7 +192,7 @@ int64_t ps_table_put(ps_table_t *t, uint64_t key, const float *wmv, int64_t step
     uint64_t i = probe(t, key, &found);
     if (found) return -1;
     int64_t r = add_row(t, key, i);
-    memcpy(ps_table_w(t, r), wmv, 3u * (size_t)t->width * sizeof *wmv);
+    ps_table_store(t, r, wmv);
     t->step[r] = step;
     t->last[r] = last;
     return r;
@@ -141,7 +207,10 @@ static int64_t compact(ps_table_t *t, const unsigned char *keep)
         if (!keep[r]) continue;
         if (o != r) {
             t->keys[o] = t->keys[r];
-            memcpy(ps_table_w(t, o), ps_table_w(t, r), nf * sizeof(float));
+            if (t->hdata)
+                memcpy(t->hdata + (size_t)o * nf, t->hdata + (size_t)r * nf, nf * sizeof *t->hdata);
+            else
+                memcpy(ps_table_w(t, o), ps_table_w(t, r), nf * sizeof(float));
             t->step[o] = t->step[r];
             t->last[o] = t->last[r];
         }
@@ -227,14 +296,23 @@ void ps_row_init(uint64_t seed, uint64_t key, int width, float init_std, float *
 uint64_t ps_table_digest(const ps_table_t *t)
 {
     uint64_t sum = 0;
-    for (int64_t r = 0; r < t->n_rows; r++) /* addition commutes: order does not matter */
-        sum += psr_row_digest(t->keys[r], ps_table_w(t, r), 3u * (size_t)t->width, t->step[r]);
+    float *buf = t->hdata ? psr_xmalloc(3u * (size_t)t->width * sizeof *buf) : NULL;
+    for (int64_t r = 0; r < t->n_rows; r++) { /* addition commutes: order does not matter */
+        const float *f = ps_table_w(t, r);
+        if (buf) {
+            ps_table_load(t, r, buf);
+            f = buf;
+        }
+        sum += psr_row_digest(t->keys[r], f, 3u * (size_t)t->width, t->step[r]);
+    }
+    free(buf);
     return sum;
 }
 
 int64_t ps_table_bytes(const ps_table_t *t)
 {
-    size_t per_row = sizeof(uint64_t) + 3u * (size_t)t->width * sizeof(float) + 2 * sizeof(int64_t);
+    size_t per_row = sizeof(uint64_t) + 3u * (size_t)t->width * (t->hdata ? 2u : 4u) +
+                     2 * sizeof(int64_t);
     return (int64_t)((size_t)t->cap_rows * per_row + (t->slot_mask + 1) * sizeof(ps_slot_t)) +
            t->scratch_cap;
 }

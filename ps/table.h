@@ -9,12 +9,20 @@
  *     was never pushed reads as its initial value, so pulls never create rows.
  *  3. ps_table_digest depends only on the set of (key, w, m, v, step) rows, not on their
  *     order, the table's capacity or which server holds them: server digests add up.
+ *  4. Half precision (ps_table_init_half, embedding.precision: fp16): weights, Adam m and
+ *     sqrt(Adam v) are stored as IEEE fp16 in hdata (v's square root, because v of small
+ *     gradients, ~1e-9, is below fp16's smallest subnormal 6e-8 while its root is not).
+ *     ps_table_load / ps_table_store convert a whole row to and from w | m | v floats; the
+ *     digest and checkpoints see the converted floats. ps_table_w/m/v are for fp32 tables.
  * Index: open addressing, linear probing, power-of-two slots at most half full. */
 #ifndef PSR_PS_TABLE_H
 #define PSR_PS_TABLE_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* Widest row a half table takes (model.dim <= 1023). */
+#define PS_MAX_HALF_WIDTH 1025
 
 typedef struct {
     uint64_t key;
@@ -28,7 +36,8 @@ typedef struct {
     int64_t n_rows;     /* rows in use */
     int64_t cap_rows;   /* rows allocated */
     uint64_t *keys;     /* (cap_rows) */
-    float *data;        /* (cap_rows, 3 * width): w | m | v */
+    float *data;        /* (cap_rows, 3 * width): w | m | v; NULL in a half table */
+    uint16_t *hdata;    /* half table: (cap_rows, 3 * width) fp16 w | m | sqrt(v) */
     int64_t *step;      /* (cap_rows) Adam steps applied to the row */
     int64_t *last;      /* (cap_rows) server push counter at the row's last update */
     ps_slot_t *slots;   /* (slot_mask + 1) */
@@ -39,6 +48,9 @@ typedef struct {
 
 /* Set up an empty table sized for `expect_rows` rows (it grows as needed). PSR_OK. */
 int ps_table_init(ps_table_t *t, int width, uint64_t seed, float init_std, int64_t expect_rows);
+/* The same with rows stored in half precision (invariant 4). */
+int ps_table_init_half(ps_table_t *t, int width, uint64_t seed, float init_std,
+                       int64_t expect_rows);
 /* Free everything; accepts a zeroed or already freed table. */
 void ps_table_free(ps_table_t *t);
 
@@ -71,6 +83,12 @@ int64_t ps_table_drop_before(ps_table_t *t, int64_t min_last);
 /* Drop the least recently updated rows (smallest `last`; among equal `last`, the lower row
  * numbers first) until at most `target` remain (max_rows). Returns the rows dropped. */
 int64_t ps_table_shrink_lru(ps_table_t *t, int64_t target);
+
+/* Row r as floats: w | m | v (3 * width) or just w (width), whatever the precision. */
+void ps_table_load(const ps_table_t *t, int64_t row, float *wmv);
+void ps_table_load_w(const ps_table_t *t, int64_t row, float *w);
+/* Set row r from w | m | v floats (rounded to fp16 in a half table). */
+void ps_table_store(ps_table_t *t, int64_t row, const float *wmv);
 
 /* Initial weights of `key` into w[0..width). */
 void ps_row_init(uint64_t seed, uint64_t key, int width, float init_std, float *w);

@@ -1,6 +1,6 @@
 # t_ckpt_resume: exact resume. With one worker at staleness 0, N steps in one run equal K
 # steps, a stop, and a resumed run to N, bit for bit (same digest, metrics, examples and
-# example hash), for fm, deepfm with dense parameters all-reduced (and dropout), and dlrm with
+# example hash), for fm (also with fp16 rows), deepfm with dense parameters all-reduced (and dropout), and dlrm with
 # dense parameters on the servers. Also: checkpoint.keep, `psrec ckpt verify|inspect` against
 # the job's own digest, and --resume auto with no checkpoint starting fresh.
 source "$(dirname "$0")/lib.sh"
@@ -44,6 +44,7 @@ run_model() {
 }
 
 run_model fm
+run_model fm-fp16 --set embedding.precision=fp16
 run_model deepfm-allreduce --set model.type=deepfm --set model.mlp=[16,8] --set model.dropout=0.1 \
   --set train.dense_sync=allreduce
 run_model dlrm-ps --set model.type=dlrm --set model.bottom_mlp=[16,8] --set model.top_mlp=[16,1] \

@@ -1,10 +1,13 @@
 /* test_table: the server's hash table and row initialisation (ps/table.h invariants),
  * loading rows as a checkpoint does (ps_table_put), and the memory controls: LRU shrinking
  * and expiry keep exactly the right rows, intact, and the index stays consistent. */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
+#include "half.h"
 #include "hash.h"
 #include "table.h"
 
@@ -139,6 +142,50 @@ int main(void)
         CHECK_INT(ps_table_find(&e, 5), 200);
         CHECK_INT(ps_table_shrink_lru(&e, 1000), 0);
         ps_table_free(&e);
+    }
+    /* half precision: rows hold what fp16 rounding of w, m and sqrt(v) gives; growth,
+     * compaction and put keep them; the digest is that of the loaded floats */
+    {
+        ps_table_t h, f;
+        const int HW = 4;
+        ps_table_init_half(&h, HW, 9, 0.05f, 2);
+        ps_table_init(&f, HW, 9, 0.05f, 2);
+        int64_t wrong = 0;
+        for (int64_t i = 0; i < 3000; i++) {
+            int64_t rh = ps_table_insert(&h, (uint64_t)i + 1), rf = ps_table_insert(&f, (uint64_t)i + 1);
+            float row[12], back[12];
+            ps_table_load(&h, rh, back);
+            for (int j = 0; j < HW; j++) /* init weights: the fp32 init, rounded */
+                wrong += back[j] != psr_float_of_half(psr_half_of(ps_table_w(&f, rf)[j]));
+            for (int j = HW; j < 3 * HW; j++) wrong += back[j] != 0.0f;
+            for (int j = 0; j < 3 * HW; j++) row[j] = (float)((j + 1) * 1e-3 * (double)(i % 17 + 1));
+            row[2 * HW] = 4e-9f; /* an Adam v far below fp16's range: kept through its root */
+            ps_table_store(&h, rh, row);
+            ps_table_load(&h, rh, back);
+            for (int j = 0; j < 3 * HW; j++) {
+                double tol = fabs((double)row[j]) * (j >= 2 * HW ? 2.5e-3 : 1e-3);
+                wrong += fabs((double)back[j] - row[j]) > tol;
+            }
+            ps_table_store(&f, rf, back); /* the fp32 twin holds exactly the loaded floats */
+            h.last[rh] = f.last[rf] = i;
+        }
+        CHECK_INT(wrong, 0);
+        CHECK(ps_table_digest(&h) == ps_table_digest(&f));
+        CHECK_INT(ps_table_shrink_lru(&h, 1000), 2000);
+        CHECK_INT(ps_table_shrink_lru(&f, 1000), 2000);
+        CHECK(ps_table_digest(&h) == ps_table_digest(&f));
+        float wmv[12];
+        ps_table_load(&h, 0, wmv);
+        ps_table_t h2;
+        ps_table_init_half(&h2, HW, 9, 0.05f, 1);
+        ps_table_put(&h2, h.keys[0], wmv, h.step[0], h.last[0]);
+        float again[12];
+        ps_table_load(&h2, 0, again);
+        CHECK(memcmp(wmv, again, sizeof wmv) == 0); /* load -> put -> load is exact */
+        CHECK(ps_table_bytes(&h) < ps_table_bytes(&f));
+        ps_table_free(&h);
+        ps_table_free(&h2);
+        ps_table_free(&f);
     }
     CHECK_DONE();
 }
