@@ -324,17 +324,35 @@ static int flush_block(blk_writer_t *w)
         p += pad8(bytes);                                                                      \
     } while (0)
     SECTION(w->label, 4 * R);
-    SECTION(w->dense, 4 * R * D);
+    { /* dense values column-major: a column of one field compresses far better than rows */
+        float *q = (float *)(void *)p;
+        for (uint64_t r = 0; r < R; r++)
+            for (uint64_t d = 0; d < D; d++) q[d * R + r] = w->dense[r * D + d];
+        p += pad8(4 * R * D);
+    }
     if (!(flags & BLK_F_FIXED)) {
         SECTION(w->count, 4 * R);
         SECTION(w->field, 2 * N);
     }
-    if (flags & BLK_F_IDX16) {
-        uint16_t *q = (uint16_t *)(void *)p;
-        for (uint64_t j = 0; j < N; j++) q[j] = (uint16_t)w->idx[j];
-        p += pad8(2 * N);
-    } else {
-        SECTION(w->idx, 4 * N);
+    { /* FIXED: index column-major too (entry of row r, field f at f * R + r) */
+        const uint64_t F = (flags & BLK_F_FIXED) ? (uint64_t)w->s.n_fields : 0;
+        if (flags & BLK_F_IDX16) {
+            uint16_t *q = (uint16_t *)(void *)p;
+            if (F)
+                for (uint64_t r = 0; r < R; r++)
+                    for (uint64_t f = 0; f < F; f++) q[f * R + r] = (uint16_t)w->idx[r * F + f];
+            else
+                for (uint64_t j = 0; j < N; j++) q[j] = (uint16_t)w->idx[j];
+            p += pad8(2 * N);
+        } else {
+            uint32_t *q = (uint32_t *)(void *)p;
+            if (F)
+                for (uint64_t r = 0; r < R; r++)
+                    for (uint64_t f = 0; f < F; f++) q[f * R + r] = w->idx[r * F + f];
+            else
+                memcpy(q, w->idx, 4 * N);
+            p += pad8(4 * N);
+        }
     }
     if (!(flags & BLK_F_ONES)) SECTION(w->val, 4 * N);
     memcpy(p, w->keys, 8 * K);
@@ -976,8 +994,12 @@ int blk_block_load(blk_block_t *b, int fd, const char *path, const blk_schema_t 
     const unsigned char *p = b->raw;
     memcpy(b->label, p, 4 * R);
     p += pad8(4 * R);
-    if (D) memcpy(b->dense, p, 4 * R * D);
-    p += pad8(4 * R * D);
+    {
+        const float *col = (const float *)(const void *)p; /* column-major */
+        for (uint64_t d = 0; d < D; d++)
+            for (uint64_t r = 0; r < R; r++) b->dense[r * D + d] = col[d * R + r];
+        p += pad8(4 * R * D);
+    }
     if (e->flags & BLK_F_FIXED) {
         for (uint64_t r = 0; r <= R; r++) b->off[r] = (uint32_t)(r * F);
         for (uint64_t f = 0; f < F && R > 0; f++) b->field[f] = (uint16_t)f;
@@ -1019,21 +1041,29 @@ int blk_block_load(blk_block_t *b, int fd, const char *path, const blk_schema_t 
     }
     const uint64_t *table = (const uint64_t *)(const void *)p;
     uint32_t bad = 0;
-    if (e->flags & BLK_F_IDX16) {
-        const uint16_t *ix = (const uint16_t *)(const void *)idx;
-        for (uint64_t j = 0; j < N; j++) {
-            uint32_t k = ix[j];
-            bad |= k >= K;
-            b->key[j] = table[k < K ? k : 0];
-        }
-    } else {
-        const uint32_t *ix = (const uint32_t *)(const void *)idx;
-        for (uint64_t j = 0; j < N; j++) {
-            uint32_t k = ix[j];
-            bad |= k >= K;
-            b->key[j] = table[k < K ? k : 0];
-        }
-    }
+    /* feature j of the index section is feature out(j) of the rows: FIXED blocks store it
+     * column-major, j = f * R + r for feature r * F + f */
+#define RESOLVE(T)                                                                             \
+    do {                                                                                       \
+        const T *ix = (const T *)(const void *)idx;                                            \
+        if (e->flags & BLK_F_FIXED) {                                                          \
+            for (uint64_t f = 0, j = 0; f < F; f++)                                            \
+                for (uint64_t r = 0; r < R; r++, j++) {                                        \
+                    uint32_t k = ix[j];                                                        \
+                    bad |= k >= K;                                                             \
+                    b->key[r * F + f] = table[k < K ? k : 0];                                  \
+                }                                                                              \
+        } else {                                                                               \
+            for (uint64_t j = 0; j < N; j++) {                                                 \
+                uint32_t k = ix[j];                                                            \
+                bad |= k >= K;                                                                 \
+                b->key[j] = table[k < K ? k : 0];                                              \
+            }                                                                                  \
+        }                                                                                      \
+    } while (0)
+    if (e->flags & BLK_F_IDX16) RESOLVE(uint16_t);
+    else RESOLVE(uint32_t);
+#undef RESOLVE
     if (bad)
         return PSR_ERR(PSR_ERR_FORMAT, "%s: block %llu: corrupt (a key index is out of range)",
                        path, bi);

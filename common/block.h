@@ -32,10 +32,14 @@
  *      n_feats <= BLK_MAX_BLOCK_FEATS; n_keys <= n_feats, and n_keys >= 1 when n_feats >= 1.
  *  B4. Raw payload: these sections in this order, each padded with zero bytes to a multiple
  *      of 8 bytes (so raw_bytes is a function of n_rows, n_feats, n_keys, n_dense, flags):
- *        label f32[n_rows] | dense f32[n_rows * n_dense] (row-major) |
+ *        label f32[n_rows] |
+ *        dense f32[n_dense * n_rows], column-major: dense value d of row r at d * n_rows + r |
  *        unless FIXED: count u32[n_rows] (features per row), field u16[n_feats] |
- *        index u16[n_feats] if IDX16 else u32[n_feats] | unless ONES: value f32[n_feats] |
+ *        index u16[n_feats] if IDX16 else u32[n_feats]: in feature order (B5), except in a
+ *          FIXED block, column-major: the entry of row r, field f at f * n_rows + r |
+ *        unless ONES: value f32[n_feats], in feature order |
  *        keys u64[n_keys]
+ *      (Columns compress much better than rows: a field's values repeat down a column.)
  *      flags: BLK_F_FIXED: every row has n_fields features, its j-th in field j (so
  *      n_feats = n_rows * n_fields, and count and field are absent); BLK_F_ONES: every
  *      feature value is 1 (value absent); BLK_F_IDX16: index entries are u16
