@@ -371,12 +371,15 @@ static int lines_open(lines_t *L, const char *path)
         L->fd = open(path, O_RDONLY | O_CLOEXEC);
         PSR_RETURN_IF(L->fd < 0, PSR_ERR_IO, "%s: cannot open: %s", path,
                       errno == ENOENT ? "no such file" : strerror(errno));
-        unsigned char magic[2];
-        ssize_t m = pread(L->fd, magic, 2, 0);
+        unsigned char magic[8];
+        ssize_t m = pread(L->fd, magic, 8, 0);
         PSR_RETURN_IF(m < 0, PSR_ERR_IO, "%s: read error: %s", path, strerror(errno));
-        PSR_RETURN_IF(m == 2 && magic[0] == 0x1f && magic[1] == 0x8b, PSR_ERR_FORMAT,
+        PSR_RETURN_IF(m >= 2 && magic[0] == 0x1f && magic[1] == 0x8b, PSR_ERR_FORMAT,
                       "%s: gzip-compressed data in a file whose name does not end in .gz; "
                       "rename it to end in .gz", path);
+        PSR_RETURN_IF(m == 8 && !memcmp(magic, "PSRBLK\0\0", 8), PSR_ERR_FORMAT,
+                      "%s: already a block file (written by psrec prep); list text files in "
+                      "data.train and data.test of a prep config", path);
         (void)posix_fadvise(L->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     }
     L->cap = PREP_BUF_BYTES;
