@@ -42,6 +42,7 @@ typedef enum {
     CT_PATHS,  /* cfg_paths_t field */
     CT_INTS,   /* cfg_ints_t field: item bounds in .i, length bounds in min_len/max_len */
     CT_PATH,   /* char[CFG_PATH_MAX] field: one path, "" = none (the default) */
+    CT_ENUMS,  /* cfg_enums_t field: a list of names[] (an item "name*K" repeats it K times) */
     CT_COUNT
 } cfg_type_t;
 
@@ -78,7 +79,7 @@ static const char *const precision_names[] = {"fp32", "fp16"};
 _Static_assert(sizeof precision_names / sizeof precision_names[0] == CFG_PRECISION_COUNT,
                "precision_names");
 _Static_assert(sizeof model_names / sizeof model_names[0] == CFG_MODEL_TYPE_COUNT, "model_names");
-static const char *const format_names[] = {"criteo"};
+static const char *const format_names[] = {"criteo", "csv", "movielens"};
 _Static_assert(sizeof format_names / sizeof format_names[0] == CFG_FORMAT_COUNT, "format_names");
 static const char *const int_mode_names[] = {"bucket", "dense"};
 _Static_assert(sizeof int_mode_names / sizeof int_mode_names[0] == CFG_INT_MODE_COUNT,
@@ -88,6 +89,17 @@ _Static_assert(sizeof dense_sync_names / sizeof dense_sync_names[0] == CFG_DENSE
                "dense_sync_names");
 static const char *const decay_names[] = {"none", "linear", "cosine"};
 _Static_assert(sizeof decay_names / sizeof decay_names[0] == CFG_DECAY_COUNT, "decay_names");
+static const char *const column_names[] = {"label", "dense", "cat",   "multi",
+                                           "user",  "item",  "ignore"};
+_Static_assert(sizeof column_names / sizeof column_names[0] == CFG_COL_COUNT, "column_names");
+static const char *const separator_names[] = {"tab",  "comma", "semicolon",
+                                              "pipe", "space", "double_colon"};
+_Static_assert(sizeof separator_names / sizeof separator_names[0] == CFG_SEP_COUNT,
+               "separator_names");
+static const char *const multi_separator_names[] = {"pipe", "comma", "semicolon", "space",
+                                                    "colon"};
+_Static_assert(sizeof multi_separator_names / sizeof multi_separator_names[0] == CFG_MSEP_COUNT,
+               "multi_separator_names");
 
 /* Defaults of the integer lists. */
 static const int mlp_default[] = {400, 400, 400};
@@ -140,6 +152,12 @@ typedef char cfg_path_buf_t[CFG_PATH_MAX];
       .offset = CFG_OFF(f, cfg_ints_t) }
 #define KEY_PATH(k, f)                                                                          \
     { .name = k, .type = CT_PATH, .offset = CFG_OFF_ARRAY(f, cfg_path_buf_t) }
+/* A list of 0 to CFG_MAX_COLUMNS names from names_; default the empty list. */
+#define KEY_ENUMS(k, f, names_)                                                                 \
+    { .name = k, .type = CT_ENUMS, .min = {.i = 0}, .max = {.i = (int64_t)N_OF(names_) - 1},     \
+      .names = names_, .n_names = (int)N_OF(names_), .min_len = 0,                              \
+      .max_len = CFG_MAX_COLUMNS + CFG_REQUIRE(N_OF(names_) <= 256),                            \
+      .offset = CFG_OFF(f, cfg_enums_t) }
 
 #define I64_2P62 (INT64_C(1) << 62)
 
@@ -155,6 +173,11 @@ static const cfg_key_t cfg_keys[] = {
     KEY_PATHS("data.test", data.test),
     KEY_ENUM("data.int_mode", data.int_mode, int_mode_names, CFG_INT_BUCKET),
     KEY_I64("data.max_bad_rows", data.max_bad_rows, 0, I64_2P62, 100),
+    KEY_ENUMS("data.columns", data.columns, column_names),
+    KEY_ENUM("data.separator", data.separator, separator_names, CFG_SEP_COMMA),
+    KEY_ENUM("data.multi_separator", data.multi_separator, multi_separator_names, CFG_MSEP_PIPE),
+    KEY_INT("data.header_lines", data.header_lines, 0, 1000000, 0),
+    KEY_INT("data.shuffle_buffer", data.shuffle_buffer, 0, 1 << 30, 0),
 
     KEY_ENUM("model.type", model.type, model_names, CFG_MODEL_FM),
     KEY_INT("model.dim", model.dim, 1, 1024, 8),
@@ -389,6 +412,14 @@ static void key_allowed(const cfg_key_t *k, char *buf, size_t n)
     case CT_PATH:
         snprintf(buf, n, "a path shorter than %d bytes, or \"\" for none", CFG_PATH_MAX);
         break;
+    case CT_ENUMS: {
+        size_t used = (size_t)snprintf(buf, n, "a list of at most %d names, each one of: ",
+                                       k->max_len);
+        for (int i = 0; i < k->n_names && used < n; i++)
+            used += (size_t)snprintf(buf + used, n - used, "%s%s", i ? ", " : "", k->names[i]);
+        if (used < n) snprintf(buf + used, n - used, " (NAME*K repeats NAME K times)");
+        break;
+    }
     }
 }
 
@@ -417,6 +448,7 @@ static int key_in_range(const cfg_key_t *k, cfg_num_t v)
     case CT_PATHS:
     case CT_INTS:
     case CT_PATH:
+    case CT_ENUMS:
     case CT_COUNT:
         break;
     }
@@ -435,6 +467,7 @@ static cfg_num_t key_get(const cfg_t *c, const cfg_key_t *k)
     case CT_PATHS:
     case CT_INTS:
     case CT_PATH:
+    case CT_ENUMS:
     case CT_COUNT: break;
     }
     return v;
@@ -452,6 +485,7 @@ static void key_put(cfg_t *c, const cfg_key_t *k, cfg_num_t v)
     case CT_PATHS:
     case CT_INTS:
     case CT_PATH:
+    case CT_ENUMS:
     case CT_COUNT: break;
     }
 }
@@ -472,6 +506,7 @@ static void key_format(const cfg_t *c, const cfg_key_t *k, char *buf, size_t n)
     case CT_PATHS:
     case CT_INTS:
     case CT_PATH:
+    case CT_ENUMS:
     case CT_COUNT: buf[0] = '\0'; break;
     }
 }
@@ -551,6 +586,7 @@ static int key_parse(const cfg_key_t *k, const char *s, size_t len, cfg_num_t *v
     case CT_PATHS:
     case CT_INTS:
     case CT_PATH:
+    case CT_ENUMS:
     case CT_COUNT:
         break;
     }
@@ -744,6 +780,76 @@ static int apply_single_path(const ld_t *ld, const cfg_key_t *k, const yaml_node
     return apply_path(ld, k, n, 0, dst);
 }
 
+/* One item of enum list k ("name" or "name*K", K in [1, CFG_MAX_COLUMNS]) from node n: the
+ * value in *v and the repeat count in *times. `item` is the 1-based list position, 0 for a
+ * lone scalar. */
+static int apply_enum_item(const ld_t *ld, const cfg_key_t *k, const yaml_node_t *n, int item,
+                           int *v, int *times)
+{
+    char where[64] = "", found[128], allowed[400];
+    if (item) snprintf(where, sizeof where, " item %d", item);
+    if (n && n->type == YAML_SCALAR_NODE) {
+        const char *s = (const char *)n->data.scalar.value;
+        size_t len = n->data.scalar.length, nl = len;
+        const char *star = memchr(s, '*', len);
+        int neg, overflow;
+        uint64_t mag = 1;
+        int ok = 1;
+        if (star) {
+            nl = (size_t)(star - s);
+            ok = parse_integer(star + 1, len - nl - 1, &neg, &mag, &overflow) && !neg &&
+                 !overflow && star[1] != '+' && mag >= 1 && mag <= CFG_MAX_COLUMNS;
+        }
+        for (int i = 0; ok && i < k->n_names; i++)
+            if (strlen(k->names[i]) == nl && memcmp(k->names[i], s, nl) == 0) {
+                *v = i;
+                *times = (int)mag;
+                return PSR_OK;
+            }
+    }
+    node_found(n, found, sizeof found);
+    key_allowed(k, allowed, sizeof allowed);
+    return ld_fail(ld, node_line(n), "key '%s'%s: %s, allowed %s", k->name, where, found,
+                   allowed);
+}
+
+/* Node n (NULL: empty value) as the value of enum-list key k, into *L. */
+static int apply_enums(ld_t *ld, yaml_document_t *doc, const cfg_key_t *k, const yaml_node_t *n,
+                       cfg_enums_t *L)
+{
+    char allowed[400];
+    ptrdiff_t count = 0;
+    memset(L, 0, sizeof *L);
+    if (node_is_null(n)) return PSR_OK; /* "key:", "key: ~": the empty list */
+    if (n->type == YAML_SCALAR_NODE) {
+        count = 1;
+    } else if (n->type == YAML_SEQUENCE_NODE) {
+        count = n->data.sequence.items.top - n->data.sequence.items.start;
+    } else {
+        key_allowed(k, allowed, sizeof allowed);
+        return ld_fail(ld, node_line(n), "key '%s': found %s, allowed %s", k->name,
+                       node_kind(n), allowed);
+    }
+    int total = 0;
+    for (ptrdiff_t i = 0; i < count; i++) {
+        const yaml_node_t *item =
+            n->type == YAML_SCALAR_NODE
+                ? n
+                : yaml_document_get_node(doc, n->data.sequence.items.start[i]);
+        int v = 0, times = 0;
+        PSR_FORWARD(apply_enum_item(ld, k, item, n->type == YAML_SCALAR_NODE ? 0 : (int)i + 1,
+                                    &v, &times));
+        if (times > k->max_len - total)
+            return ld_fail(ld, node_line(n), "key '%s': found a list of more than %d names "
+                           "(counting NAME*K as K), allowed at most %d", k->name, k->max_len,
+                           k->max_len);
+        memset(L->v + total, v, (size_t)times);
+        total += times;
+    }
+    L->n = total;
+    return PSR_OK;
+}
+
 /* Node n (NULL: empty value) as the value of key k, into c. */
 static int apply_value(ld_t *ld, yaml_document_t *doc, const cfg_key_t *k,
                        const yaml_node_t *n, cfg_t *c)
@@ -751,6 +857,7 @@ static int apply_value(ld_t *ld, yaml_document_t *doc, const cfg_key_t *k,
     char found[128], allowed[160];
     if (k->type == CT_INTS) return apply_ints(ld, doc, k, n, FIELD(c, k, cfg_ints_t));
     if (k->type == CT_PATH) return apply_single_path(ld, k, n, FIELD(c, k, char));
+    if (k->type == CT_ENUMS) return apply_enums(ld, doc, k, n, FIELD(c, k, cfg_enums_t));
     if (k->type == CT_PATHS) {
         cfg_paths_t *p = FIELD(c, k, cfg_paths_t);
         memset(p, 0, sizeof *p);
@@ -1110,6 +1217,73 @@ int cfg_set(cfg_t *c, const char *assignment)
     return rc;
 }
 
+/* Cross-key checks of the text schema (data.format, data.columns and the separators). */
+static int validate_columns(const cfg_t *c)
+{
+    const cfg_enums_t *L = &c->data.columns;
+    const char *fmt = format_names[c->data.format];
+    if (c->data.format == CFG_FORMAT_CRITEO) {
+        if (L->n > 0)
+            return PSR_ERR(PSR_ERR_CONFIG, "invalid config: data.columns is set but data.format "
+                           "is criteo, whose 40 columns are fixed; remove data.columns, or set "
+                           "data.format to csv");
+        if (c->data.header_lines > 0)
+            return PSR_ERR(PSR_ERR_CONFIG, "invalid config: data.header_lines is %d but "
+                           "data.format is criteo, whose files have no header; set "
+                           "data.header_lines to 0", c->data.header_lines);
+        return PSR_OK;
+    }
+    if (L->n == 0) {
+        if (c->data.format == CFG_FORMAT_MOVIELENS) return PSR_OK; /* user, item, label, ignore */
+        return PSR_ERR(PSR_ERR_CONFIG, "invalid config: data.format is csv but data.columns is "
+                       "empty; list the kind of every column in order, e.g. columns: [label, "
+                       "dense*13, cat*26]");
+    }
+    int count[CFG_COL_COUNT] = {0}, first[CFG_COL_COUNT], second[CFG_COL_COUNT];
+    for (int i = 0; i < CFG_COL_COUNT; i++) first[i] = second[i] = 0;
+    for (int j = 0; j < L->n; j++) {
+        int v = L->v[j];
+        if (count[v] == 0) first[v] = j + 1;
+        else if (count[v] == 1) second[v] = j + 1;
+        count[v]++;
+    }
+    if (count[CFG_COL_LABEL] == 0)
+        return PSR_ERR(PSR_ERR_CONFIG, "invalid config: data.columns (format %s) has no label "
+                       "column; exactly one column must be 'label'", fmt);
+    if (count[CFG_COL_LABEL] > 1)
+        return PSR_ERR(PSR_ERR_CONFIG, "invalid config: data.columns (format %s) has %d label "
+                       "columns (columns %d and %d%s); exactly one column must be 'label'", fmt,
+                       count[CFG_COL_LABEL], first[CFG_COL_LABEL], second[CFG_COL_LABEL],
+                       count[CFG_COL_LABEL] > 2 ? ", ..." : "");
+    for (int v = CFG_COL_USER; v <= CFG_COL_ITEM; v++)
+        if (count[v] > 1)
+            return PSR_ERR(PSR_ERR_CONFIG, "invalid config: data.columns has %d '%s' columns "
+                           "(columns %d and %d%s); at most one column can be the %s id; make the "
+                           "others 'cat'", count[v], column_names[v], first[v], second[v],
+                           count[v] > 2 ? ", ..." : "",
+                           column_names[v]);
+    int features = L->n - count[CFG_COL_LABEL] - count[CFG_COL_IGNORE];
+    if (features == 0)
+        return PSR_ERR(PSR_ERR_CONFIG, "invalid config: data.columns has no feature column; at "
+                       "least one column must be dense, cat, multi, user or item");
+    if (count[CFG_COL_MULTI] > 0) {
+        static const char msep_char[] = {'|', ',', ';', ' ', ':'};
+        static const char sep_char[] = {'\t', ',', ';', '|', ' ', ':'};
+        _Static_assert(sizeof msep_char == CFG_MSEP_COUNT, "msep_char");
+        _Static_assert(sizeof sep_char == CFG_SEP_COUNT, "sep_char");
+        int sep = c->data.format == CFG_FORMAT_MOVIELENS ? CFG_SEP_DOUBLE_COLON : c->data.separator;
+        if (msep_char[c->data.multi_separator] == sep_char[sep])
+            return PSR_ERR(PSR_ERR_CONFIG, "invalid config: data.multi_separator is %s, which "
+                           "also separates the columns (%s%s); a multi column (column %d) could "
+                           "not be split; choose another data.multi_separator",
+                           multi_separator_names[c->data.multi_separator],
+                           c->data.format == CFG_FORMAT_MOVIELENS ? "format movielens uses "
+                                                                  : "data.separator is ",
+                           separator_names[sep], first[CFG_COL_MULTI]);
+    }
+    return PSR_OK;
+}
+
 int cfg_validate(const cfg_t *c)
 {
     char found[128], allowed[160];
@@ -1140,6 +1314,18 @@ int cfg_validate(const cfg_t *c)
                     return PSR_ERR(PSR_ERR_CONFIG, "invalid config: key '%s' item %d: found "
                                    "'%d', allowed %s", k->name, j + 1, L->v[j], allowed);
                 }
+            continue;
+        }
+        if (k->type == CT_ENUMS) {
+            const cfg_enums_t *L = CFIELD(c, k, cfg_enums_t);
+            if (L->n < k->min_len || L->n > k->max_len)
+                return PSR_ERR(PSR_ERR_CONFIG, "invalid config: key '%s' holds %d names, "
+                               "allowed %d to %d", k->name, L->n, k->min_len, k->max_len);
+            for (int j = 0; j < L->n; j++)
+                if (L->v[j] >= k->n_names)
+                    return PSR_ERR(PSR_ERR_CONFIG, "invalid config: key '%s' item %d: found "
+                                   "value %d, allowed 0 to %d", k->name, j + 1, L->v[j],
+                                   k->n_names - 1);
             continue;
         }
         if (k->type == CT_PATH) {
@@ -1213,7 +1399,7 @@ int cfg_validate(const cfg_t *c)
                        "checkpoint.dir is empty; set checkpoint.dir (or --set "
                        "checkpoint.dir=PATH), or set checkpoint.every_seconds to 0", found);
     }
-    return PSR_OK;
+    return validate_columns(c);
 }
 
 /* A YAML double-quoted scalar: always quoted, so any path (with ':', '#', '*', spaces, a
@@ -1262,6 +1448,18 @@ void cfg_print(const cfg_t *c, FILE *f)
             } else if (k->type == CT_PATH) {
                 print_quoted(f, CFIELD(c, k, char));
                 fputc('\n', f);
+            } else if (k->type == CT_ENUMS) { /* runs of one name as NAME*K */
+                const cfg_enums_t *L = CFIELD(c, k, cfg_enums_t);
+                fputc('[', f);
+                for (int j = 0, first = 1; j < L->n && j < CFG_MAX_COLUMNS; first = 0) {
+                    int r = j + 1;
+                    while (r < L->n && r < CFG_MAX_COLUMNS && L->v[r] == L->v[j]) r++;
+                    const char *nm = L->v[j] < k->n_names ? k->names[L->v[j]] : "?";
+                    fprintf(f, "%s%s", first ? "" : ", ", nm);
+                    if (r - j > 1) fprintf(f, "*%d", r - j);
+                    j = r;
+                }
+                fputs("]\n", f);
             } else {
                 key_format(c, k, buf, sizeof buf);
                 fprintf(f, "%s\n", buf);

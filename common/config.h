@@ -23,7 +23,35 @@ enum cfg_model_type {
     CFG_MODEL_DLRM,   /* DLRM: bottom MLP on dense features, dot interactions, top MLP */
     CFG_MODEL_TYPE_COUNT
 };
-enum cfg_data_format { CFG_FORMAT_CRITEO, CFG_FORMAT_COUNT };
+/* Text format of the input files (docs/DATA.md). Training reads criteo text directly; csv and
+ * movielens text is converted by `psrec prep` (docs/BLOCKS.md). */
+enum cfg_data_format {
+    CFG_FORMAT_CRITEO,    /* label, 13 integer, 26 categorical tab-separated fields */
+    CFG_FORMAT_CSV,       /* columns described by data.columns, split at data.separator */
+    CFG_FORMAT_MOVIELENS, /* "::"-separated; data.columns defaults to user, item, label, ignore */
+    CFG_FORMAT_COUNT
+};
+/* Kind of one text column of a csv / movielens file (data.columns). */
+enum cfg_column {
+    CFG_COL_LABEL,  /* the target: a number; exactly one per row */
+    CFG_COL_DENSE,  /* a number (may be empty): a feature by data.int_mode, and a dense input */
+    CFG_COL_CAT,    /* a categorical token: one feature */
+    CFG_COL_MULTI,  /* tokens split at data.multi_separator: one feature each */
+    CFG_COL_USER,   /* categorical, marked as the user id (at most one) */
+    CFG_COL_ITEM,   /* categorical, marked as the item id (at most one) */
+    CFG_COL_IGNORE, /* skipped */
+    CFG_COL_COUNT
+};
+/* Column separator of csv files (movielens always uses "::"). */
+enum cfg_separator {
+    CFG_SEP_TAB, CFG_SEP_COMMA, CFG_SEP_SEMICOLON, CFG_SEP_PIPE, CFG_SEP_SPACE,
+    CFG_SEP_DOUBLE_COLON, CFG_SEP_COUNT
+};
+/* Separator between the tokens of a multi column. */
+enum cfg_multi_separator {
+    CFG_MSEP_PIPE, CFG_MSEP_COMMA, CFG_MSEP_SEMICOLON, CFG_MSEP_SPACE, CFG_MSEP_COLON,
+    CFG_MSEP_COUNT
+};
 /* How the 13 Criteo integer columns enter the model (docs/CONFIG.md). */
 enum cfg_int_mode {
     CFG_INT_BUCKET, /* log-bucketized, one categorical key per (field, bucket) */
@@ -45,6 +73,7 @@ enum cfg_decay { CFG_DECAY_NONE, CFG_DECAY_LINEAR, CFG_DECAY_COSINE, CFG_DECAY_C
 #define CFG_PATH_MAX 1024   /* bytes per entry, NUL included */
 #define CFG_SOURCE_MAX 1024 /* bytes of the config file name kept for messages */
 #define CFG_MAX_INTS 16     /* entries of an integer list (model.mlp, ...) */
+#define CFG_MAX_COLUMNS 1024 /* entries of an enum list (data.columns) */
 
 typedef struct {
     int n;                             /* entries used */
@@ -55,6 +84,11 @@ typedef struct {
     int n;                /* entries used */
     int v[CFG_MAX_INTS];  /* v[0, n) as written; v[n, CFG_MAX_INTS) are 0 */
 } cfg_ints_t;
+
+typedef struct {
+    int n;                              /* entries used */
+    unsigned char v[CFG_MAX_COLUMNS];   /* v[0, n): enum values; v[n, CFG_MAX_COLUMNS) are 0 */
+} cfg_enums_t;
 
 typedef struct {
     char source[CFG_SOURCE_MAX]; /* file the config came from ("" for defaults only) */
@@ -68,6 +102,11 @@ typedef struct {
         cfg_paths_t test;    /* optional; empty means no evaluation */
         int int_mode;        /* enum cfg_int_mode; "bucket" (default) | "dense" */
         int64_t max_bad_rows;/* malformed rows tolerated per worker; [0, 2^62], default 100 */
+        cfg_enums_t columns; /* csv/movielens: enum cfg_column per text column; default [] */
+        int separator;       /* enum cfg_separator; csv column separator, default "comma" */
+        int multi_separator; /* enum cfg_multi_separator; within multi columns, default "pipe" */
+        int header_lines;    /* csv/movielens: lines skipped at the top of each file; [0, 1000000], default 0 */
+        int shuffle_buffer;  /* rows shuffled together when reading blocks; 0 = off; [0, 2^30], default 0 */
     } data;
     struct {
         int type;        /* enum cfg_model_type; "lr" | "fm" | "deepfm" | "dlrm", default "fm" */

@@ -6,5 +6,6 @@
 int cmd_train(int argc, char **argv); /* launch/cmd_train.c: under mpirun */
 int cmd_gen(int argc, char **argv);   /* launch/cmd_gen.c: synthetic logs */
 int cmd_ckpt(int argc, char **argv);  /* launch/cmd_ckpt.c: verify, inspect a checkpoint */
+int cmd_prep(int argc, char **argv);  /* launch/cmd_prep.c: text logs to block files */
 
 #endif

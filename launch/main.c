@@ -17,6 +17,7 @@ static const struct {
     {"train", cmd_train, "train a model under mpirun: psrec train -c FILE.yaml [--set k=v ...]"},
     {"gen", cmd_gen, "write synthetic Criteo-format logs from a planted model, with its optimum"},
     {"ckpt", cmd_ckpt, "check or describe a checkpoint: psrec ckpt verify|inspect DIR"},
+    {"prep", cmd_prep, "convert text logs to binary blocks: psrec prep -c FILE.yaml --out DIR"},
 };
 
 static void usage(FILE *f)
