@@ -76,6 +76,10 @@ _Static_assert(sizeof cfg_sections / sizeof cfg_sections[0] == SEC_COUNT, "cfg_s
 
 static const char *const model_names[] = {"lr", "fm", "deepfm", "dlrm"};
 static const char *const precision_names[] = {"fp32", "fp16"};
+static const char *const source_names[] = {"files", "generate"};
+_Static_assert(sizeof source_names / sizeof source_names[0] == CFG_SOURCE_COUNT, "source_names");
+static const char *const truth_names[] = {"fm"};
+_Static_assert(sizeof truth_names / sizeof truth_names[0] == CFG_TRUTH_COUNT, "truth_names");
 _Static_assert(sizeof precision_names / sizeof precision_names[0] == CFG_PRECISION_COUNT,
                "precision_names");
 _Static_assert(sizeof model_names / sizeof model_names[0] == CFG_MODEL_TYPE_COUNT, "model_names");
@@ -178,6 +182,11 @@ static const cfg_key_t cfg_keys[] = {
     KEY_ENUM("data.multi_separator", data.multi_separator, multi_separator_names, CFG_MSEP_PIPE),
     KEY_INT("data.header_lines", data.header_lines, 0, 1000000, 0),
     KEY_INT("data.shuffle_buffer", data.shuffle_buffer, 0, 1 << 30, 0),
+    KEY_ENUM("data.source", data.source, source_names, CFG_SOURCE_FILES),
+    KEY_I64("data.gen_rows", data.gen_rows, 1, I64_2P62, 1000000),
+    KEY_I64("data.gen_test_rows", data.gen_test_rows, 0, I64_2P62, 0),
+    KEY_U64("data.gen_seed", data.gen_seed, 0, (uint64_t)INT64_MAX, 1),
+    KEY_ENUM("data.gen_truth", data.gen_truth, truth_names, CFG_TRUTH_FM),
 
     KEY_ENUM("model.type", model.type, model_names, CFG_MODEL_FM),
     KEY_INT("model.dim", model.dim, 1, 1024, 8),
@@ -1341,7 +1350,19 @@ int cfg_validate(const cfg_t *c)
                            k->name, found, allowed);
         }
     }
-    if (c->data.train.n == 0) {
+    if (c->data.source == CFG_SOURCE_GENERATE) {
+        if (c->data.train.n > 0)
+            return PSR_ERR(PSR_ERR_CONFIG, "invalid config: data.source is 'generate' but "
+                           "data.train lists files; remove data.train (--set data.train=[]) or "
+                           "set data.source: files");
+        if (c->data.format != CFG_FORMAT_CRITEO)
+            return PSR_ERR(PSR_ERR_CONFIG, "invalid config: data.source 'generate' makes Criteo "
+                           "rows, but data.format is '%s'; set data.format: criteo",
+                           cfg_enum_name("data.format", c->data.format));
+        if (c->data.gen_test_rows > 0 && c->data.test.n > 0)
+            return PSR_ERR(PSR_ERR_CONFIG, "invalid config: both data.gen_test_rows and "
+                           "data.test are set; evaluate on one of them");
+    } else if (c->data.train.n == 0) {
         char src[120] = "";
         if (c->source[0]) {
             char e[100];
@@ -1355,7 +1376,8 @@ int cfg_validate(const cfg_t *c)
         return PSR_ERR(PSR_ERR_CONFIG, "invalid config: cluster.buckets (%d) is less than "
                        "cluster.servers (%d); every server must own at least one bucket",
                        c->cluster.buckets, c->cluster.servers);
-    if (c->eval.every_steps > 0 && c->data.test.n == 0)
+    if (c->eval.every_steps > 0 && c->data.test.n == 0 &&
+        !(c->data.source == CFG_SOURCE_GENERATE && c->data.gen_test_rows > 0))
         return PSR_ERR(PSR_ERR_CONFIG, "invalid config: eval.every_steps is %" PRId64 " but "
                        "data.test is empty; set data.test (or --set data.test=PATH), or set "
                        "eval.every_steps to 0", c->eval.every_steps);

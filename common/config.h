@@ -64,6 +64,10 @@ enum cfg_dense_sync {
     CFG_DENSE_ALLREDUCE, /* replicated on every worker; gradients all-reduced each step */
     CFG_DENSE_SYNC_COUNT
 };
+/* Where training rows come from (data.source). */
+enum cfg_source { CFG_SOURCE_FILES, CFG_SOURCE_GENERATE, CFG_SOURCE_COUNT };
+/* Planted model of generated rows (data.gen_truth; enum gen_truth of common/gen.h). */
+enum cfg_truth { CFG_TRUTH_FM, CFG_TRUTH_COUNT };
 /* How servers store embedding rows (docs/CONFIG.md, embedding). */
 enum cfg_precision { CFG_PRECISION_FP32, CFG_PRECISION_FP16, CFG_PRECISION_COUNT };
 /* Learning-rate schedule after the warmup (docs/CONFIG.md, optimizer). */
@@ -107,6 +111,11 @@ typedef struct {
         int multi_separator; /* enum cfg_multi_separator; within multi columns, default "pipe" */
         int header_lines;    /* csv/movielens: lines skipped at the top of each file; [0, 1000000], default 0 */
         int shuffle_buffer;  /* rows shuffled together when reading blocks; 0 = off; [0, 2^30], default 0 */
+        int source;          /* enum cfg_source; "files" (default) | "generate" */
+        int64_t gen_rows;    /* generate: training rows per epoch; [1, 2^62], default 1000000 */
+        int64_t gen_test_rows; /* generate: test rows (0 = none); [0, 2^62], default 0 */
+        uint64_t gen_seed;   /* generate: seed of the planted model; [0, 2^63), default 1 */
+        int gen_truth;       /* generate: enum cfg_truth; "fm" (default) */
     } data;
     struct {
         int type;        /* enum cfg_model_type; "lr" | "fm" | "deepfm" | "dlrm", default "fm" */

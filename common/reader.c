@@ -33,6 +33,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "blkstream.h"
+#include "gensrc.h"
 #include "hash.h"
 #include "psr_error.h"
 
@@ -340,6 +342,9 @@ typedef struct {
 } rd_file_t;
 
 struct rd_reader {
+    int src;            /* enum rd_source */
+    bks_t *bks;         /* RD_SRC_BLOCKS */
+    gensrc_t *gen;      /* RD_SRC_GEN */
     rd_file_t *files;
     int n_files;
     int worker, n_workers, int_mode;
@@ -617,6 +622,8 @@ static int line_number(rd_reader_t *r, int64_t idx, int64_t *out)
 
 int rd_next(rd_reader_t *r, rd_row_t *row)
 {
+    if (r->src == RD_SRC_BLOCKS) return bks_next(r->bks, row);
+    if (r->src == RD_SRC_GEN) return gensrc_next(r->gen, row);
     if (r->err) return -r->err;
     char why[256];
     for (;;) {
@@ -686,6 +693,11 @@ int rd_next(rd_reader_t *r, rd_row_t *row)
 
 int rd_rewind(rd_reader_t *r)
 {
+    if (r->src == RD_SRC_BLOCKS) return bks_rewind(r->bks);
+    if (r->src == RD_SRC_GEN) {
+        gensrc_rewind(r->gen);
+        return PSR_OK;
+    }
     close_cur(r);
     r->cur = 0;
     r->pos = r->len = 0;
@@ -698,6 +710,20 @@ int rd_rewind(rd_reader_t *r)
 void rd_tell(const rd_reader_t *r, rd_pos_t *p)
 {
     memset(p, 0, sizeof *p);
+    p->kind = r->src;
+    if (r->src == RD_SRC_BLOCKS) {
+        _Static_assert(sizeof(bks_pos_t) <= sizeof p->blocks, "rd_pos_t.blocks holds bks_pos_t");
+        bks_pos_t b;
+        bks_tell(r->bks, &b);
+        memcpy(p->blocks, &b, sizeof b);
+        p->rows = bks_rows_read(r->bks);
+        return;
+    }
+    if (r->src == RD_SRC_GEN) {
+        p->offset = gensrc_tell(r->gen);
+        p->rows = gensrc_rows_read(r->gen);
+        return;
+    }
     p->file = r->cur;
     p->offset = -1;
     p->first_off = -1;
@@ -716,6 +742,17 @@ void rd_tell(const rd_reader_t *r, rd_pos_t *p)
 
 int rd_seek(rd_reader_t *r, const rd_pos_t *p)
 {
+    static const char *const src_names[] = {"text", "block files", "generated rows"};
+    PSR_RETURN_IF(p->kind != r->src, PSR_ERR_FORMAT,
+                  "reader position saved for %s, but this reader reads %s",
+                  p->kind >= 0 && p->kind <= RD_SRC_GEN ? src_names[p->kind] : "an unknown source",
+                  src_names[r->src]);
+    if (r->src == RD_SRC_BLOCKS) {
+        bks_pos_t b;
+        memcpy(&b, p->blocks, sizeof b);
+        return bks_seek(r->bks, &b);
+    }
+    if (r->src == RD_SRC_GEN) return gensrc_seek(r->gen, p->offset);
     PSR_RETURN_IF(p->file < 0 || p->file > r->n_files || p->pass < 0 || p->bad_pass < 0 ||
                       p->rows < 0 || p->bad < 0 || p->line_idx < 0 || p->long_idx < 0 ||
                       p->offset < -1,
@@ -765,6 +802,12 @@ int rd_seek(rd_reader_t *r, const rd_pos_t *p)
 
 uint64_t rd_share_fingerprint(const rd_reader_t *r)
 {
+    if (r->src == RD_SRC_BLOCKS) {
+        bks_pos_t b;
+        bks_tell(r->bks, &b);
+        return b.share_fp;
+    }
+    if (r->src == RD_SRC_GEN) return gensrc_fingerprint(r->gen);
     uint64_t h = psr_mix64(((uint64_t)r->worker << 32) ^ (uint64_t)r->n_workers);
     for (int i = 0; i < r->n_files; i++) {
         const rd_file_t *f = &r->files[i];
@@ -775,15 +818,87 @@ uint64_t rd_share_fingerprint(const rd_reader_t *r)
     return h;
 }
 
-int64_t rd_rows_read(const rd_reader_t *r) { return r->rows; }
-int64_t rd_bad_rows(const rd_reader_t *r) { return r->bad; }
+int64_t rd_rows_read(const rd_reader_t *r)
+{
+    if (r->src == RD_SRC_BLOCKS) return bks_rows_read(r->bks);
+    if (r->src == RD_SRC_GEN) return gensrc_rows_read(r->gen);
+    return r->rows;
+}
+int64_t rd_bad_rows(const rd_reader_t *r) { return r->src == RD_SRC_TEXT ? r->bad : 0; }
 
 void rd_close(rd_reader_t *r)
 {
     if (!r) return;
+    bks_close(r->bks);
+    gensrc_close(r->gen);
     close_cur(r);
     for (int i = 0; i < r->n_files; i++) free(r->files[i].path);
     free(r->files);
     free(r->buf);
     free(r);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Choosing the source by the config                                                     */
+
+static int has_suffix(const char *p, const char *suf)
+{
+    size_t l = strlen(p), n = strlen(suf);
+    return l >= n && memcmp(p + l - n, suf, n) == 0;
+}
+
+int rd_open_cfg(rd_reader_t **out, const cfg_t *c, int test, int worker, int n_workers)
+{
+    *out = NULL;
+    const char *what = test ? "data.test" : "data.train";
+    if (c->data.source == CFG_SOURCE_GENERATE && (!test || c->data.gen_test_rows > 0)) {
+        /* the test rows come from the same model and their own row stream */
+        gensrc_t *g;
+        PSR_FORWARD(gensrc_open(&g, c->data.gen_seed, test, c->data.gen_truth,
+                                test ? c->data.gen_test_rows : c->data.gen_rows, worker,
+                                n_workers, c->data.int_mode));
+        rd_reader_t *r = psr_xcalloc(1, sizeof *r);
+        r->src = RD_SRC_GEN;
+        r->gen = g;
+        r->fd = -1;
+        *out = r;
+        return PSR_OK;
+    }
+    const cfg_paths_t *paths = test ? &c->data.test : &c->data.train;
+    if (paths->n == 0 && test) return PSR_OK;
+    char **files = NULL;
+    int n = 0;
+    PSR_FORWARD(rd_expand_paths(paths, what, &files, &n));
+    int n_blk = 0, rc = PSR_OK;
+    for (int i = 0; i < n; i++) n_blk += has_suffix(files[i], ".psrb");
+    if (n_blk > 0 && n_blk < n) {
+        rc = PSR_ERR(PSR_ERR_CONFIG, "%s mixes .psrb block files and text files (%d of %d are "
+                     "blocks, e.g. '%s'); list one kind", what, n_blk, n, files[0]);
+    } else if (n_blk == n) {
+        blk_schema_t want;
+        blk_schema_criteo(&want, c->data.int_mode);
+        bks_opts_t o = bks_opts_default();
+        o.worker = worker;
+        o.n_workers = n_workers;
+        o.shuffle_buffer = test ? 0 : c->data.shuffle_buffer;
+        o.seed = c->train.seed;
+        o.expect = &want;
+        bks_t *b = NULL;
+        rc = bks_open(&b, files, n, &o);
+        if (rc == PSR_OK) {
+            rd_reader_t *r = psr_xcalloc(1, sizeof *r);
+            r->src = RD_SRC_BLOCKS;
+            r->bks = b;
+            r->fd = -1;
+            *out = r;
+        }
+    } else if (c->data.format != CFG_FORMAT_CRITEO) {
+        rc = PSR_ERR(PSR_ERR_CONFIG, "%s: data.format is '%s': psrec train reads Criteo text "
+                     "or .psrb block files; convert with `psrec prep -c CONFIG --out DIR` and "
+                     "train on DIR/*.psrb", what, cfg_enum_name("data.format", c->data.format));
+    } else {
+        rc = rd_open(out, files, n, worker, n_workers, c->data.int_mode, c->data.max_bad_rows);
+    }
+    rd_free_paths(files, n);
+    return rc;
 }

@@ -60,6 +60,14 @@ void rd_free_paths(char **files, int n_files);
 int rd_open(rd_reader_t **out, char *const *files, int n_files, int worker, int n_workers,
             int int_mode, int64_t max_bad_rows);
 
+/* The reader for data.train (test = 0) or data.test (test = 1) of config c, worker `worker`
+ * of n_workers: generated rows when data.source is generate (test rows from data.gen_test_rows
+ * with their own seed); block files when every path ends in .psrb (a prefetch thread,
+ * data.shuffle_buffer for training, the Criteo schema of data.int_mode required); else Criteo
+ * text (data.format must be criteo: csv and movielens logs are trained after `psrec prep`).
+ * *out is NULL (and PSR_OK) when there is no test set. */
+int rd_open_cfg(rd_reader_t **out, const cfg_t *c, int test, int worker, int n_workers);
+
 /* Next row of the share into *row. Returns 1 for a row, 0 at the end of the share,
  * or a negative -PSR_ERR_* on error (message in psr_err_msg()). */
 int rd_next(rd_reader_t *r, rd_row_t *row);
@@ -67,8 +75,13 @@ int rd_next(rd_reader_t *r, rd_row_t *row);
 /* Start the share again from its first row (next epoch). PSR_OK or an error. */
 int rd_rewind(rd_reader_t *r);
 
+/* What a reader reads: Criteo text, .psrb blocks (common/blkstream.h), generated rows
+ * (common/gensrc.h). rd_open reads text; rd_open_cfg picks by the config. */
+enum rd_source { RD_SRC_TEXT, RD_SRC_BLOCKS, RD_SRC_GEN };
+
 /* Rule 6. Every field is int64 so the struct has no padding and travels as bytes. */
 typedef struct {
+    int64_t kind;       /* enum rd_source of the reader it came from */
     int64_t file;       /* index into the expanded file list; n_files when the share is done */
     int64_t offset;     /* byte offset of the next line (plain: in the file; .gz: in the
                            uncompressed stream); -1: the file's share not started yet */
@@ -79,6 +92,8 @@ typedef struct {
     int64_t pass;       /* rewinds done */
     int64_t bad_pass;   /* malformed rows so far in this pass */
     int64_t rows, bad;  /* counters since open */
+    int64_t blocks[6];  /* RD_SRC_BLOCKS: the block stream's bks_pos_t (48 bytes); generated
+                           rows use `offset` (the next row number) */
 } rd_pos_t;
 
 void rd_tell(const rd_reader_t *r, rd_pos_t *pos);

@@ -290,7 +290,7 @@ typedef struct {
     rd_pos_t pos;        /* position of its first untrained row */
     psr_rng_t rng;       /* dropout masks */
 } wk_state_t;
-_Static_assert(sizeof(wk_state_t) == 192, "wk_state_t is docs/CHECKPOINTS.md rule W1");
+_Static_assert(sizeof(wk_state_t) == 248, "wk_state_t is docs/CHECKPOINTS.md rule W1");
 
 /* global.state: a header and every worker's wk_state_t. */
 typedef struct {
@@ -686,20 +686,8 @@ int wk_train(const cfg_t *cfg, const wk_train_opts_t *o, MPI_Comm ps_comm, MPI_C
     MPI_Comm_rank(wk_comm, &t.worker);
     MPI_Comm_size(wk_comm, &t.n_workers);
 
-    char **files = NULL;
-    int n_files = 0;
-    int rc = rd_expand_paths(&cfg->data.train, "data.train", &files, &n_files);
-    if (rc == PSR_OK)
-        rc = rd_open(&t.train, files, n_files, t.worker, t.n_workers, cfg->data.int_mode,
-                     cfg->data.max_bad_rows);
-    rd_free_paths(files, n_files);
-    if (rc == PSR_OK && cfg->data.test.n > 0) {
-        rc = rd_expand_paths(&cfg->data.test, "data.test", &files, &n_files);
-        if (rc == PSR_OK)
-            rc = rd_open(&t.test, files, n_files, t.worker, t.n_workers, cfg->data.int_mode,
-                         cfg->data.max_bad_rows);
-        rd_free_paths(files, n_files);
-    }
+    int rc = rd_open_cfg(&t.train, cfg, 0, t.worker, t.n_workers);
+    if (rc == PSR_OK) rc = rd_open_cfg(&t.test, cfg, 1, t.worker, t.n_workers);
     if (rc != PSR_OK) {
         rd_close(t.train);
         return rc;
