@@ -2,6 +2,7 @@
 #include "fsutil.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -38,5 +39,32 @@ int psr_dir_writable(const char *dir)
 {
     PSR_RETURN_IF(access(dir, W_OK | X_OK) != 0, PSR_ERR_IO, "directory '%s' is not writable: %s",
                   dir, strerror(errno));
+    return PSR_OK;
+}
+
+int psr_read_some(int fd, gzFile gz, const char *path, char *buf, size_t want, size_t *got)
+{
+    *got = 0;
+    if (want > INT_MAX / 2) want = INT_MAX / 2;
+    if (!gz) {
+        ssize_t n;
+        do n = read(fd, buf, want);
+        while (n < 0 && errno == EINTR);
+        PSR_RETURN_IF(n < 0, PSR_ERR_IO, "%s: read error: %s", path, strerror(errno));
+        *got = (size_t)n;
+        return PSR_OK;
+    }
+    int n = gzread(gz, buf, (unsigned)want);
+    int zerr = Z_OK;
+    const char *zmsg = NULL;
+    if (n <= 0) zmsg = gzerror(gz, &zerr);
+    if (n < 0 || zerr == Z_BUF_ERROR || (zerr != Z_OK && zerr != Z_STREAM_END)) {
+        if (zerr == Z_ERRNO) return PSR_ERR(PSR_ERR_IO, "%s: read error: %s", path, strerror(errno));
+        if (zerr == Z_BUF_ERROR)
+            return PSR_ERR(PSR_ERR_IO, "%s: truncated gzip file (unexpected end of file)", path);
+        return PSR_ERR(PSR_ERR_IO, "%s: corrupt gzip data: %s", path,
+                       zmsg && *zmsg ? zmsg : "unknown zlib error");
+    }
+    *got = (size_t)n;
     return PSR_OK;
 }

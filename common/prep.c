@@ -20,6 +20,7 @@
 #include <zlib.h>
 
 #include "blkstream.h"
+#include "fsutil.h"
 #include "hash.h"
 #include "log.h"
 #include "psr_error.h"
@@ -398,32 +399,11 @@ static int lines_fill(lines_t *L)
         L->cap *= 2;
         L->buf = psr_xrealloc(L->buf, L->cap);
     }
-    size_t want = L->cap - L->len;
-    if (want > INT_MAX / 2) want = INT_MAX / 2;
-    if (L->fd >= 0) {
-        ssize_t n;
-        do n = read(L->fd, L->buf + L->len, want);
-        while (n < 0 && errno == EINTR);
-        PSR_RETURN_IF(n < 0, PSR_ERR_IO, "%s: read error: %s", L->path, strerror(errno));
-        if (n == 0) L->eof = 1;
-        L->len += (size_t)n;
-        return PSR_OK;
-    }
-    int n = gzread(L->gz, L->buf + L->len, (unsigned)want);
-    int zerr = Z_OK;
-    const char *zmsg = NULL;
-    if (n <= 0) zmsg = gzerror(L->gz, &zerr);
-    if (n < 0 || zerr == Z_BUF_ERROR || (zerr != Z_OK && zerr != Z_STREAM_END)) {
-        if (zerr == Z_ERRNO)
-            return PSR_ERR(PSR_ERR_IO, "%s: read error: %s", L->path, strerror(errno));
-        if (zerr == Z_BUF_ERROR)
-            return PSR_ERR(PSR_ERR_IO, "%s: truncated gzip file (unexpected end of file)",
-                           L->path);
-        return PSR_ERR(PSR_ERR_IO, "%s: corrupt gzip data: %s", L->path,
-                       zmsg && *zmsg ? zmsg : "unknown zlib error");
-    }
-    if (n == 0) L->eof = 1;
-    L->len += (size_t)n;
+    size_t got;
+    PSR_FORWARD(psr_read_some(L->fd, L->fd >= 0 ? NULL : L->gz, L->path, L->buf + L->len,
+                              L->cap - L->len, &got));
+    if (got == 0) L->eof = 1;
+    L->len += got;
     return PSR_OK;
 }
 

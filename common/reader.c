@@ -35,6 +35,7 @@
 
 #include "blkstream.h"
 #include "gensrc.h"
+#include "fsutil.h"
 #include "hash.h"
 #include "psr_error.h"
 
@@ -503,32 +504,12 @@ static int fill(rd_reader_t *r)
         r->cap *= 2;
         r->buf = psr_xrealloc(r->buf, r->cap);
     }
-    size_t want = r->cap - r->len;
-    if (want > INT_MAX / 2) want = INT_MAX / 2;
-    if (f->kind == RD_PLAIN) {
-        ssize_t n;
-        do n = read(r->fd, r->buf + r->len, want);
-        while (n < 0 && errno == EINTR);
-        PSR_RETURN_IF(n < 0, PSR_ERR_IO, "%s: read error: %s", f->path, strerror(errno));
-        if (n == 0) r->eof = 1;
-        r->len += (size_t)n;
-        return PSR_OK;
-    }
-    int n = gzread(r->gz, r->buf + r->len, (unsigned)want);
-    int zerr = Z_OK;
-    const char *zmsg = NULL;
-    if (n <= 0) zmsg = gzerror(r->gz, &zerr);
-    if (n < 0 || zerr == Z_BUF_ERROR || (zerr != Z_OK && zerr != Z_STREAM_END)) {
-        if (zerr == Z_ERRNO)
-            return PSR_ERR(PSR_ERR_IO, "%s: read error: %s", f->path, strerror(errno));
-        if (zerr == Z_BUF_ERROR)
-            return PSR_ERR(PSR_ERR_IO, "%s: truncated gzip file (unexpected end of file)",
-                           f->path);
-        return PSR_ERR(PSR_ERR_IO, "%s: corrupt gzip data: %s", f->path,
-                       zmsg && *zmsg ? zmsg : "unknown zlib error");
-    }
-    if (n == 0) r->eof = 1;
-    r->len += (size_t)n;
+    const int plain = f->kind == RD_PLAIN;
+    size_t got;
+    PSR_FORWARD(psr_read_some(plain ? r->fd : -1, plain ? NULL : r->gz, f->path,
+                              r->buf + r->len, r->cap - r->len, &got));
+    if (got == 0) r->eof = 1;
+    r->len += got;
     return PSR_OK;
 }
 
