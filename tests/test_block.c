@@ -17,25 +17,13 @@
 #include "blkstream.h"
 #include "block.h"
 #include "check.h"
+#include "testfs.h"
 #include "config.h"
 #include "hash.h"
 #include "psr_error.h"
 #include "reader.h"
 
 static char tmpdir[512];
-
-static void mkdir_p(const char *path)
-{
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        mkdir(buf, 0755);
-        *p = '/';
-    }
-    mkdir(buf, 0755);
-}
 
 static void tmp_path(char *out, size_t cap, const char *name)
 {

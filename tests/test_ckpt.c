@@ -17,6 +17,7 @@
 #include <zlib.h>
 
 #include "check.h"
+#include "testfs.h"
 #include "ckpt.h"
 #include "hash.h"
 #include "psr_error.h"
@@ -26,13 +27,6 @@ static char tmpdir[900];
 /* ---- helpers ------------------------------------------------------------------------- */
 
 static char *path2(const char *a, const char *b) { return ckpt_join(a, b); }
-
-static void mkdir_p(const char *d)
-{
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", d);
-    if (system(cmd) != 0) fprintf(stderr, "cannot create %s\n", d);
-}
 
 static void rm_rf(const char *d)
 {

@@ -11,37 +11,18 @@
 #include <sys/stat.h>
 
 #include "check.h"
+#include "testfs.h"
 #include "config.h"
 #include "psr_error.h"
 
 static char tmp_dir[512];
 
-static void mkdir_p(const char *path)
-{
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        mkdir(buf, 0777);
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "cannot create %s: %s\n", buf, strerror(errno));
-        exit(2);
-    }
-}
-
 /* Write `text` to tmp_dir/name; returns the path (static buffer, valid until the next call). */
-static const char *write_file(const char *name, const char *text)
+static const char *write_yaml(const char *name, const char *text)
 {
     static char path[1024];
     snprintf(path, sizeof path, "%s/%s", tmp_dir, name);
-    FILE *f = fopen(path, "wb");
-    if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
-        fprintf(stderr, "cannot write %s\n", path);
-        exit(2);
-    }
+    write_file(path, text, strlen(text));
     return path;
 }
 
@@ -71,7 +52,7 @@ static char *print_str(const cfg_t *c)
 #define EXPECT_FILE_ERR(name, yaml, code, ...)                                               \
     do {                                                                                     \
         cfg_t *c_ = new_cfg(), *ref_ = new_cfg();                                            \
-        const char *p_ = write_file((name), (yaml));                                         \
+        const char *p_ = write_yaml((name), (yaml));                                         \
         psr_err_clear();                                                                     \
         CHECK_INT(cfg_load_file(c_, p_), (code));                                            \
         const char *m_ = psr_err_msg();                                                      \
@@ -276,7 +257,7 @@ static const char full_yaml[] =
 static void test_full_round_trip(void)
 {
     cfg_t *c = new_cfg(), *back = new_cfg();
-    const char *path = write_file("full.yaml", full_yaml);
+    const char *path = write_yaml("full.yaml", full_yaml);
     CHECK_INT(cfg_load_file(c, path), PSR_OK);
     CHECK(strcmp(c->source, path) == 0);
     CHECK_INT(c->cluster.servers, 3);

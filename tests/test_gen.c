@@ -15,6 +15,7 @@
 #include <zlib.h>
 
 #include "check.h"
+#include "testfs.h"
 #include "config.h"
 #include "gen.h"
 #include "hash.h"
@@ -26,19 +27,6 @@
 #define TEST_STREAM 0x7465737400000004ULL
 
 static char tmp_root[1024];
-
-static void mkdir_p(const char *path)
-{
-    char p[1024];
-    snprintf(p, sizeof p, "%s", path);
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/') continue;
-        *s = '\0';
-        mkdir(p, 0777);
-        *s = '/';
-    }
-    mkdir(p, 0777);
-}
 
 /* A fresh path under the scratch root (not created). */
 static const char *scratch(const char *name)

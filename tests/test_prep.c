@@ -17,6 +17,7 @@
 #include "blkstream.h"
 #include "block.h"
 #include "check.h"
+#include "testfs.h"
 #include "config.h"
 #include "hash.h"
 #include "prep.h"
@@ -28,21 +29,6 @@ static char tmpdir[512];
 static void tmp_path(char *out, size_t cap, const char *name)
 {
     snprintf(out, cap, "%s/%s", tmpdir, name);
-}
-
-static void write_file(const char *path, const char *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0) {
-        fprintf(stderr, "cannot write %s: %s\n", path, strerror(errno));
-        exit(2);
-    }
-}
-
-static void write_gz(const char *path, const char *data, size_t len)
-{
-    gzFile g = gzopen(path, "wb6");
-    if (!g || gzwrite(g, data, (unsigned)len) != (int)len || gzclose(g) != Z_OK) exit(2);
 }
 
 /* A validated config from YAML text (exits on error: a bug in the test). */

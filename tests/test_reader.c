@@ -14,6 +14,7 @@
 #include <zlib.h>
 
 #include "check.h"
+#include "testfs.h"
 #include "config.h"
 #include "hash.h"
 #include "psr_error.h"
@@ -24,47 +25,9 @@ static char tmpdir[512]; /* short enough that tmpdir + "/name" fits CFG_PATH_MAX
 /* ------------------------------------------------------------------------------------ */
 /* Helpers                                                                              */
 
-static void mkdir_p(const char *path)
-{
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        mkdir(buf, 0755);
-        *p = '/';
-    }
-    mkdir(buf, 0755);
-}
-
 static void tmp_path(char *out, size_t cap, const char *name)
 {
     snprintf(out, cap, "%s/%s", tmpdir, name);
-}
-
-static void write_file(const char *path, const char *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0) {
-        fprintf(stderr, "cannot write %s: %s\n", path, strerror(errno));
-        exit(2);
-    }
-}
-
-static void write_gz(const char *path, const char *data, size_t len)
-{
-    gzFile g = gzopen(path, "wb6");
-    if (!g) {
-        fprintf(stderr, "cannot write %s\n", path);
-        exit(2);
-    }
-    size_t off = 0;
-    while (off < len) { /* several gzwrite calls, as a real writer would */
-        unsigned n = (unsigned)(len - off < 100000 ? len - off : 100000);
-        if (gzwrite(g, data + off, n) != (int)n) exit(2);
-        off += n;
-    }
-    if (gzclose(g) != Z_OK) exit(2);
 }
 
 static char *slurp(const char *path, size_t *len)

@@ -1,0 +1,50 @@
+/* testfs: file helpers the unit tests share. Failures are bugs in the test's environment:
+ * they print the reason and exit 2 (not a test failure to be counted). */
+#ifndef PSR_TESTFS_H
+#define PSR_TESTFS_H
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "fsutil.h"
+#include "psr_error.h"
+
+/* mkdir -p */
+static inline void mkdir_p(const char *path)
+{
+    if (psr_mkdir_p(path) != PSR_OK) {
+        fprintf(stderr, "test: %s\n", psr_err_msg());
+        exit(2);
+    }
+}
+
+static inline void write_file(const char *path, const char *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0) {
+        fprintf(stderr, "test: cannot write %s: %s\n", path, strerror(errno));
+        exit(2);
+    }
+}
+
+/* gzip-compressed, in several gzwrite calls as a real writer would. */
+static inline void write_gz(const char *path, const char *data, size_t len)
+{
+    gzFile g = gzopen(path, "wb6");
+    int ok = g != NULL;
+    for (size_t off = 0; ok && off < len;) {
+        unsigned n = (unsigned)(len - off < 100000 ? len - off : 100000);
+        ok = gzwrite(g, data + off, n) == (int)n;
+        off += n;
+    }
+    if (g && gzclose(g) != Z_OK) ok = 0;
+    if (!ok) {
+        fprintf(stderr, "test: cannot write %s\n", path);
+        exit(2);
+    }
+}
+
+#endif
