@@ -67,8 +67,8 @@
  *  GEN_TRUTH_DEEP: with these tables the optimum AUC is 0.81-0.83 (logloss ~0.42) across
  *  seeds 1-7; the best any FM can do (the AUC of the true logit minus the products' pure
  *  parts) is 0.075-0.082 below it. Measured in tests/t_deep.sh (1.6M rows, one epoch, 1
- *  server + 2 workers): DeepFM and DLRM get within 0.006-0.009 of the optimum, the FM stays
- *  about 0.09 below it.
+ *  server + 2 workers, seeds 1, 3 and 5): DeepFM and DLRM get within 0.005-0.009 of the
+ *  optimum, the FM stays 0.085-0.09 below it.
  *
  * Streams (part of the format: tests re-draw rows with them): the training rows come from
  * psr_rng_seed(psr_mix64(seed) ^ GEN_STREAM_TRAIN), the test rows from ... ^ GEN_STREAM_TEST
