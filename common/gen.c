@@ -1,7 +1,8 @@
 /* gen: synthetic Criteo-format logs from a planted model (see gen.h for the API).
  *
- * The planted model (GEN_TRUTH_FM). Its structure and scales are the tables below; every
- * parameter is then a pure function of the seed. "N" is a standard normal and "U" a uniform
+ * The planted models: GEN_TRUTH_FM (rules 1-6) and GEN_TRUTH_DEEP (rules 1-5, 7, 8). Their
+ * structure and scales are the tables below; every parameter is then a pure function of the
+ * seed. "N" is a standard normal and "U" a uniform
  * on [0, 1), drawn from the model stream psr_rng_seed(mix64(seed) ^ GEN_STREAM_MODEL) in a
  * fixed order (integer fields, then categorical fields, in field order).
  *
@@ -35,17 +36,46 @@
  *  6. logit = bias + sum_f w_f(x_f) + sum_{f<g} <v_f(x_f), v_g(x_g)>, p = sigmoid(logit),
  *     label = 1 iff U < p (U from the row's stream). The bias is set by bisection so that
  *     the mean p over the calibration rows is GEN_TARGET_CTR = 0.25.
- *  With these tables the optimum (AUC of the true p on test rows) is 0.80-0.82 and its
- *  logloss ~0.44 across seeds. Measured learnability (50k test rows, seeds 1 and 5): an FM of
- *  dimension 8 with bucketized integers, Adam lr 0.002, batch 256, L2 0.001 on factors, 3
- *  epochs, gets within 0.011 AUC of the optimum from 500k rows (0.013 from 300k); logistic
- *  regression, which cannot express the interactions, stays 0.022-0.025 below.
+ *  GEN_TRUTH_FM: with these tables the optimum (AUC of the true p on test rows) is 0.80-0.82
+ *  and its logloss ~0.44 across seeds. Measured learnability (50k test rows, seeds 1 and 5):
+ *  an FM of dimension 8 with bucketized integers, Adam lr 0.002, batch 256, L2 0.001 on
+ *  factors, 3 epochs, gets within 0.011 AUC of the optimum from 500k rows (0.013 from 300k);
+ *  logistic regression, which cannot express the interactions, stays 0.022-0.025 below.
+ *  7. GEN_TRUTH_DEEP has the parameters of rules 3-5 (same seed, same draws), but an integer
+ *     enters through its dense value x = ln(1 + max(v, 0)) (0 when missing), the input that
+ *     DeepFM's MLP and DLRM's bottom MLP see: its first-order term is the smooth curve of
+ *     rule 3 without the per-bucket noise, A * tanh((x - c) / d), shifted and scaled as in
+ *     rule 5 to mean 0 and standard deviation sigma_f. FM(x) denotes rule 6's logit with
+ *     these integer terms and without the bias.
+ *  8. GEN_TRUTH_DEEP: logit = bias + rho FM(x) + sum_t T_t(x), rho = GEN_DEEP_FM_SCALE, with
+ *     three product terms (deep_spec[]: C5 x C8 x I8, C9 x C17 x I11, C6 x C14 x I7)
+ *       T_t = lambda_t (s_a(x_a) + B) (s_b(x_b) + B) (g(x_I) + B),  B = GEN_DEEP_OFFSET:
+ *     s_a(r) = sign(N) for every id r and the missing slot (N from the stream
+ *     GEN_STREAM_DEEP, term by term, field a then b, ids in order), g(x) = tanh((x - m) / h)
+ *     with m the median of x and h = GEN_DEEP_GATE_WIDTH * ln2 * sd_f (a smooth step). On
+ *     the calibration rows each s and g is shifted and scaled to mean 0 and variance 1 (s
+ *     keeps two values), and lambda_t makes T_t's standard deviation GEN_DEEP_TAU. Then the
+ *     bias, p and the label as in rule 6.
+ *     Why no FM can express it: in the expansion of T_t, lambda_t s_a s_b g is a product of
+ *     three mean-0 functions of three independently drawn fields, so it is uncorrelated
+ *     with every function of at most two fields, which is all an FM sums (of any
+ *     dimension): that part, half of T_t's variance, is invisible to an FM. The rest (the
+ *     terms in B) are functions of one or two fields: an FM learns them, and they give
+ *     gradient descent a start on the factors. DeepFM (an MLP over the embeddings and the
+ *     dense values) and DLRM (a top MLP over embedding dot products, such as s_a s_b, and
+ *     the bottom MLP's output, such as g) can express the whole product.
+ *  GEN_TRUTH_DEEP: with these tables the optimum AUC is 0.81-0.83 (logloss ~0.42) across
+ *  seeds 1-7; the best any FM can do (the AUC of the true logit minus the products' pure
+ *  parts) is 0.075-0.082 below it. Measured in tests/t_deep.sh (1.6M rows, one epoch, 1
+ *  server + 2 workers, seeds 1, 3 and 5): DeepFM and DLRM get within 0.005-0.009 of the
+ *  optimum, the FM stays 0.085-0.09 below it.
  *
  * Streams (part of the format: tests re-draw rows with them): the training rows come from
  * psr_rng_seed(psr_mix64(seed) ^ GEN_STREAM_TRAIN), the test rows from ... ^ GEN_STREAM_TEST
  * (values below), each row drawn by gen_draw in file order. So the test file does not depend
  * on the number of training rows, and fewer training rows are a prefix of more. The output is
- * a pure function of (seed, rows, test_rows, gzip); gzip output is byte-identical across
+ * a pure function of (seed, truth, rows, test_rows, gzip); the features of a row do not depend
+ * on the truth (only p and the label do); gzip output is byte-identical across
  * runs (zlib writes no timestamp) for a given zlib version. */
 #include "gen.h"
 
@@ -81,6 +111,11 @@ _Static_assert(RD_CRITEO_CAT % 2 == 0, "draw_features takes the categorical fiel
 #define GEN_STREAM_TRAIN 0x747261696e000003ULL
 #define GEN_STREAM_TEST 0x7465737400000004ULL
 #define GEN_TOKEN_SEED 0x746f6b656e000005ULL
+#define GEN_STREAM_DEEP 0x6465657000000006ULL
+
+static const char *const truth_names[] = {"fm", "deep"};
+_Static_assert(sizeof truth_names / sizeof truth_names[0] == GEN_TRUTH_COUNT,
+               "one name per enum gen_truth member");
 
 typedef struct {
     uint32_t vocab;
@@ -119,6 +154,25 @@ static const int_spec_t int_spec[RD_CRITEO_INT] = {
     /* I13 */ {0.22, 0.00, 0.05, 2.5, 1.5, 0.17},
 };
 
+/* GEN_TRUTH_DEEP, rule 8: one product term (s_a(C_a) + B) (s_b(C_b) + B) (g(I) + B). */
+typedef struct {
+    int cat[2]; /* two categorical fields, 0-based among C1..C26 */
+    int in;     /* one integer field, 0-based among I1..I13 */
+} deep_spec_t;
+
+/* Small, rarely missing fields, none used twice, so the terms are learnable from about a
+ * million rows; the integer fields have their median well above 0. */
+#define GEN_DEEP_TERMS 3
+static const deep_spec_t deep_spec[GEN_DEEP_TERMS] = {
+    {{4, 7}, 7},   /* C5 (30 ids) x C8 (18 ids) x I8 */
+    {{8, 16}, 10}, /* C9 (10 ids) x C17 (10 ids) x I11 */
+    {{5, 13}, 6},  /* C6 (20 ids) x C14 (25 ids) x I7 */
+};
+#define GEN_DEEP_FM_SCALE 0.35 /* rho: weight of the FM-style part */
+#define GEN_DEEP_TAU 0.8       /* standard deviation of each product term */
+#define GEN_DEEP_OFFSET 0.5    /* B: gives each factor a lower-order share */
+#define GEN_DEEP_GATE_WIDTH 0.6 /* gate width h = GEN_DEEP_GATE_WIDTH * ln2 * sd_f */
+
 typedef struct {
     uint32_t vocab;
     double miss;
@@ -134,7 +188,21 @@ typedef struct {
     double miss, neg, zero; /* probabilities */
     double oct_cdf[GEN_OCTAVES];
     double w[GEN_ISLOTS]; /* first-order weight per slot (int_slot) */
+    /* GEN_TRUTH_DEEP (rule 7): first-order term ck * tanh((x - c) / d) + cb of the dense value
+     * x; ck holds the raw amplitude A until the normalisation */
+    double c, d, ck, cb;
 } int_field_t;
+
+typedef struct {
+    double m, h;      /* g(x) = (tanh((x - m) / h) - mu) / sd */
+    double mu, inv_sd;
+} deep_gate_t;
+
+typedef struct {
+    double *sign[2]; /* (vocab + 1) per categorical field: s(id), two values, [vocab] missing */
+    deep_gate_t g;
+    double lambda;   /* scale: the term's standard deviation is GEN_DEEP_TAU */
+} deep_term_t;
 
 struct gen_model {
     uint64_t seed;
@@ -142,8 +210,10 @@ struct gen_model {
     double bias;
     cat_field_t cat[RD_CRITEO_CAT];
     int_field_t in[RD_CRITEO_INT];
-    double *slab; /* backs every cdf, w and v array */
+    deep_term_t deep[GEN_DEEP_TERMS]; /* GEN_TRUTH_DEEP only */
+    double *slab; /* backs every cdf, w and v array (and the deep terms' signs) */
     uint16_t small_slot[GEN_SMALL_INT]; /* int_slot_slow(v) for v in [0, GEN_SMALL_INT) */
+    double small_dense[GEN_SMALL_INT];  /* ln(1 + v) for v in [0, GEN_SMALL_INT) */
 };
 
 /* reader.h rule 2, the bucket of a present integer. */
@@ -215,11 +285,55 @@ static inline uint32_t zipf_draw(const cat_field_t *c, double u)
     return lo;
 }
 
-/* logit without the bias */
-static double raw_logit(const gen_model_t *m, const gen_row_t *row)
+/* The dense value of reader.h, ln(1 + max(v, 0)), 0 when missing. */
+static inline double dense_value(const gen_model_t *m, int64_t v)
+{
+    if (v <= 0) return 0.0; /* GEN_MISSING_INT is negative too */
+    if (v < GEN_SMALL_INT) return m->small_dense[v];
+    return log1p((double)v);
+}
+
+static inline double gate(const deep_gate_t *g, double x)
+{
+    return (tanh((x - g->m) / g->h) - g->mu) * g->inv_sd;
+}
+
+static inline double deep_sign(const gen_model_t *m, const deep_term_t *d, int j, int f,
+                               const gen_row_t *row)
+{
+    uint32_t id = row->cats[f];
+    return d->sign[j][id == GEN_MISSING_CAT ? m->cat[f].vocab : id];
+}
+
+/* Rule 8: term t of a row; offset B, or 0 for its pure three-field part. */
+static double deep_term(const gen_model_t *m, int t, const gen_row_t *row, double offset)
+{
+    const deep_spec_t *sp = &deep_spec[t];
+    const deep_term_t *d = &m->deep[t];
+    return d->lambda * (deep_sign(m, d, 0, sp->cat[0], row) + offset) *
+           (deep_sign(m, d, 1, sp->cat[1], row) + offset) *
+           (gate(&d->g, dense_value(m, row->ints[sp->in])) + offset);
+}
+
+static double deep_terms(const gen_model_t *m, const gen_row_t *row)
+{
+    double s = 0.0;
+    for (int t = 0; t < GEN_DEEP_TERMS; t++) s += deep_term(m, t, row, GEN_DEEP_OFFSET);
+    return s;
+}
+
+/* The FM-style part of the logit (rule 6; for GEN_TRUTH_DEEP with rule 7's integer curves). */
+static double fm_part(const gen_model_t *m, const gen_row_t *row)
 {
     double s = 0.0, sum[GEN_K] = {0}, sq = 0.0;
-    for (int f = 0; f < RD_CRITEO_INT; f++) s += m->in[f].w[int_slot(m, row->ints[f])];
+    if (m->truth == GEN_TRUTH_DEEP) {
+        for (int f = 0; f < RD_CRITEO_INT; f++) {
+            const int_field_t *in = &m->in[f];
+            s += in->ck * tanh((dense_value(m, row->ints[f]) - in->c) / in->d) + in->cb;
+        }
+    } else {
+        for (int f = 0; f < RD_CRITEO_INT; f++) s += m->in[f].w[int_slot(m, row->ints[f])];
+    }
     for (int f = 0; f < RD_CRITEO_CAT; f++) {
         const cat_field_t *c = &m->cat[f];
         uint32_t id = row->cats[f] == GEN_MISSING_CAT ? c->vocab : row->cats[f];
@@ -235,6 +349,13 @@ static double raw_logit(const gen_model_t *m, const gen_row_t *row)
     double ss = 0.0;
     for (int k = 0; k < GEN_K; k++) ss += sum[k] * sum[k];
     return s + 0.5 * (ss - sq);
+}
+
+/* logit without the bias */
+static double raw_logit(const gen_model_t *m, const gen_row_t *row)
+{
+    if (m->truth == GEN_TRUTH_DEEP) return GEN_DEEP_FM_SCALE * fm_part(m, row) + deep_terms(m, row);
+    return fm_part(m, row);
 }
 
 /* Draw the features of one row (not p or label). */
@@ -278,10 +399,12 @@ static void draw_features(const gen_model_t *m, psr_rng_t *rng, gen_row_t *row)
     }
 }
 
+double gen_logit(const gen_model_t *m, const gen_row_t *row) { return m->bias + raw_logit(m, row); }
+
 void gen_draw(const gen_model_t *m, psr_rng_t *rng, gen_row_t *row)
 {
     draw_features(m, rng, row);
-    double z = m->bias + raw_logit(m, row);
+    double z = gen_logit(m, row);
     row->p = 1.0 / (1.0 + exp(-z));
     row->label = psr_rng_uniform(rng) < row->p ? 1.0f : 0.0f;
 }
@@ -310,6 +433,83 @@ static void scale_factors(double *v, size_t n, double q, double tau)
     for (size_t i = 0; i < n * GEN_K; i++) v[i] *= scale;
 }
 
+const char *gen_truth_name(int truth)
+{
+    return truth >= 0 && truth < GEN_TRUTH_COUNT ? truth_names[truth] : "?";
+}
+
+int gen_truth_parse(const char *name)
+{
+    for (int t = 0; t < GEN_TRUTH_COUNT; t++)
+        if (name && !strcmp(name, truth_names[t])) return t;
+    return -1;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Rule 8: the product terms' parameters, from their own stream (the FM-style parameters are
+ * those of GEN_TRUTH_FM), normalised on the calibration rows. w: the slab's free part. */
+static void deep_new(gen_model_t *m, double *w, uint64_t seed, const gen_row_t *cal_rows)
+{
+    psr_rng_t rng;
+    psr_rng_seed(&rng, psr_mix64(seed) ^ GEN_STREAM_DEEP);
+    double *x = psr_xmalloc(GEN_CALIB_ROWS * sizeof *x);
+    for (int t = 0; t < GEN_DEEP_TERMS; t++) {
+        const deep_spec_t *sp = &deep_spec[t];
+        deep_term_t *d = &m->deep[t];
+        /* signs: +-1 per id, then mean 0 and variance 1 over the rows (still two values) */
+        for (int j = 0; j < 2; j++) {
+            const int f = sp->cat[j];
+            const uint32_t V = m->cat[f].vocab;
+            double *sg = d->sign[j] = w;
+            w += V + 1;
+            for (uint32_t i = 0; i <= V; i++) sg[i] = psr_rng_normal(&rng) < 0.0 ? -1.0 : 1.0;
+            double s1 = 0.0, s2 = 0.0;
+            for (int i = 0; i < GEN_CALIB_ROWS; i++) {
+                double v = deep_sign(m, d, j, f, &cal_rows[i]);
+                s1 += v;
+                s2 += v * v;
+            }
+            double mean = s1 / GEN_CALIB_ROWS, var = s2 / GEN_CALIB_ROWS - mean * mean;
+            double scale = var > 1e-12 ? 1.0 / sqrt(var) : 0.0; /* 0: one sign for all rows */
+            for (uint32_t i = 0; i <= V; i++) sg[i] = (sg[i] - mean) * scale;
+        }
+        /* gate: a smooth step at the median, then mean 0 and variance 1 over the rows */
+        deep_gate_t *g = &d->g;
+        for (int i = 0; i < GEN_CALIB_ROWS; i++) x[i] = dense_value(m, cal_rows[i].ints[sp->in]);
+        qsort(x, GEN_CALIB_ROWS, sizeof *x, cmp_double);
+        g->m = x[GEN_CALIB_ROWS / 2];
+        g->h = GEN_DEEP_GATE_WIDTH * M_LN2 * int_spec[sp->in].sd;
+        g->mu = 0.0;
+        g->inv_sd = 1.0;
+        double s1 = 0.0, s2 = 0.0;
+        for (int i = 0; i < GEN_CALIB_ROWS; i++) {
+            double v = gate(g, x[i]);
+            s1 += v;
+            s2 += v * v;
+        }
+        double mean = s1 / GEN_CALIB_ROWS, var = s2 / GEN_CALIB_ROWS - mean * mean;
+        g->mu = mean;
+        g->inv_sd = var > 1e-12 ? 1.0 / sqrt(var) : 0.0;
+        /* lambda: the term's standard deviation over the rows is GEN_DEEP_TAU */
+        d->lambda = 1.0;
+        s1 = s2 = 0.0;
+        for (int i = 0; i < GEN_CALIB_ROWS; i++) {
+            double v = deep_term(m, t, &cal_rows[i], GEN_DEEP_OFFSET);
+            s1 += v;
+            s2 += v * v;
+        }
+        mean = s1 / GEN_CALIB_ROWS;
+        var = s2 / GEN_CALIB_ROWS - mean * mean;
+        d->lambda = var > 1e-24 ? GEN_DEEP_TAU / sqrt(var) : 0.0;
+    }
+    free(x);
+}
+
 gen_model_t *gen_model_new(uint64_t seed, int truth)
 {
     if (truth < 0 || truth >= GEN_TRUTH_COUNT) return NULL;
@@ -317,13 +517,19 @@ gen_model_t *gen_model_new(uint64_t seed, int truth)
     if (!m) return NULL;
     m->seed = seed;
     m->truth = truth;
-    for (int v = 0; v < GEN_SMALL_INT; v++) m->small_slot[v] = (uint16_t)int_slot_slow(v);
+    for (int v = 0; v < GEN_SMALL_INT; v++) {
+        m->small_slot[v] = (uint16_t)int_slot_slow(v);
+        m->small_dense[v] = log1p((double)v);
+    }
 
     size_t n_slab = 0;
     for (int f = 0; f < RD_CRITEO_CAT; f++) {
         size_t vv = cat_spec[f].vocab;
         n_slab += vv + (vv + 1) + (cat_spec[f].tau > 0 ? (vv + 1) * GEN_K : 0);
     }
+    if (truth == GEN_TRUTH_DEEP)
+        for (int t = 0; t < GEN_DEEP_TERMS; t++)
+            for (int j = 0; j < 2; j++) n_slab += cat_spec[deep_spec[t].cat[j]].vocab + 1;
     m->slab = malloc(n_slab * sizeof *m->slab);
     if (!m->slab) {
         free(m);
@@ -356,6 +562,10 @@ gen_model_t *gen_model_new(uint64_t seed, int truth)
         for (int b = 0; b < GEN_BMAX; b++)
             in->w[1 + b] = a * tanh((sqrt((double)b) - c) / d) + 0.3 * psr_rng_normal(&rng);
         in->w[GEN_ISLOTS - 1] = psr_rng_normal(&rng);
+        in->c = c;
+        in->d = d;
+        in->ck = a;
+        in->cb = 0.0;
     }
 
     for (int f = 0; f < RD_CRITEO_CAT; f++) {
@@ -429,6 +639,18 @@ gen_model_t *gen_model_new(uint64_t seed, int truth)
             s2 += w * w;
         }
         normalise(in->w, GEN_ISLOTS, s1, s2, int_spec[f].sigma);
+        if (truth == GEN_TRUTH_DEEP) { /* rule 7: the same normalisation for the curve */
+            double c1 = 0.0, c2 = 0.0;
+            for (int i = 0; i < GEN_CALIB_ROWS; i++) {
+                double w = tanh((dense_value(m, cal_rows[i].ints[f]) - in->c) / in->d);
+                c1 += w;
+                c2 += w * w;
+            }
+            double mean = c1 / GEN_CALIB_ROWS, var = c2 / GEN_CALIB_ROWS - mean * mean;
+            double scale = var > 1e-24 ? int_spec[f].sigma / sqrt(var) : 0.0;
+            in->ck = in->ck * scale;
+            in->cb = -mean * in->ck;
+        }
     }
     for (int f = 0; f < RD_CRITEO_CAT; f++) {
         cat_field_t *c = &m->cat[f];
@@ -444,6 +666,8 @@ gen_model_t *gen_model_new(uint64_t seed, int truth)
         normalise(c->w, (size_t)c->vocab + 1, s1, s2, cat_spec[f].sigma);
         if (c->v) scale_factors(c->v, (size_t)c->vocab + 1, q, cat_spec[f].tau);
     }
+
+    if (truth == GEN_TRUTH_DEEP) deep_new(m, p, seed, cal_rows);
 
     /* Bias: mean p over the calibration sample equals GEN_TARGET_CTR. */
     for (int i = 0; i < GEN_CALIB_ROWS; i++) z[i] = raw_logit(m, &cal_rows[i]);

@@ -6,6 +6,7 @@
  *                   changes the test file)
  *   --seed S        planted model and row streams (default 1)
  *   --out DIR       output directory, created if missing (required)
+ *   --truth T       planted model: fm (default) or deep (gen.h)
  *   --gzip          write .tsv.gz instead of .tsv
  * Numbers are non-negative decimal integers. A bad command line is one line on stderr and
  * exit status 2; an I/O error exit status 1. On success stdout holds exactly one line,
@@ -27,17 +28,24 @@
 static void gen_usage(FILE *f)
 {
     fprintf(f,
-            "usage: psrec gen --out DIR [--rows N] [--test-rows M] [--seed S] [--gzip]\n"
+            "usage: psrec gen --out DIR [--rows N] [--test-rows M] [--seed S] [--truth fm|deep]\n"
+            "                 [--gzip]\n"
             "\n"
-            "Write synthetic Criteo-format logs drawn from a planted factorization-machine model,\n"
-            "so that the best achievable AUC and logloss are known.\n"
+            "Write synthetic Criteo-format logs drawn from a planted model, so that the best\n"
+            "achievable AUC and logloss are known.\n"
             "\n"
             "  --out DIR       output directory, created if missing (required); receives\n"
             "                  train.tsv, test.tsv (or .tsv.gz) and optimum.txt\n"
             "  --rows N        training rows (default %d)\n"
             "  --test-rows M   test rows (default %d, independent of --rows: the test rows\n"
-            "                  depend only on --seed and M)\n"
+            "                  depend only on --seed, --truth and M)\n"
             "  --seed S        seed of the planted model and of the rows (default 1)\n"
+            "  --truth T       the planted model (default fm):\n"
+            "                    fm    a factorization machine: first-order weights plus\n"
+            "                          pairwise factor interactions\n"
+            "                    deep  a weaker FM part plus products of two categorical\n"
+            "                          fields and one integer field, which no FM can express\n"
+            "                          and DeepFM and DLRM can (docs/DATA.md)\n"
             "  --gzip          write gzip-compressed train.tsv.gz and test.tsv.gz\n"
             "  --help          print this help\n"
             "\n"
@@ -80,7 +88,8 @@ int cmd_gen(int argc, char **argv)
             o.gzip = 1;
             continue;
         }
-        static const char *const with_value[] = {"--rows", "--test-rows", "--seed", "--out"};
+        static const char *const with_value[] = {"--rows", "--test-rows", "--seed", "--out",
+                                                 "--truth"};
         const char *name = NULL, *val = NULL;
         for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++) {
             size_t n = strlen(with_value[k]);
@@ -112,6 +121,17 @@ int cmd_gen(int argc, char **argv)
                 return 2;
             }
             o.out_dir = val;
+            continue;
+        }
+        if (!strcmp(name, "--truth")) {
+            o.truth = gen_truth_parse(val);
+            if (o.truth < 0) {
+                fprintf(stderr, "psrec gen: --truth: '%s' is not a truth model (allowed:", val);
+                for (int t = 0; t < GEN_TRUTH_COUNT; t++)
+                    fprintf(stderr, "%s %s", t ? "," : "", gen_truth_name(t));
+                fprintf(stderr, ")\n");
+                return 2;
+            }
             continue;
         }
         uint64_t v;
@@ -150,9 +170,9 @@ int cmd_gen(int argc, char **argv)
     double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     double total = (double)o.rows + (double)o.test_rows;
     fprintf(stderr,
-            "psrec gen: wrote %" PRId64 " train and %" PRId64 " test rows to %s%s in %.2f s "
-            "(%.0f rows/s)\n",
-            o.rows, o.test_rows, o.out_dir, o.gzip ? " (gzip)" : "", secs,
+            "psrec gen: wrote %" PRId64 " train and %" PRId64 " test rows to %s%s, truth %s, "
+            "in %.2f s (%.0f rows/s)\n",
+            o.rows, o.test_rows, o.out_dir, o.gzip ? " (gzip)" : "", gen_truth_name(o.truth), secs,
             secs > 0 ? total / secs : 0.0);
     printf("optimum: auc=%.6f logloss=%.6f\n", auc, logloss);
     fflush(stdout);

@@ -32,6 +32,8 @@ field() { grep "^$2" "$3" | tail -n 1 | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 near() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t) }'; }
 # a >= b ?
 ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
+# a >= b + m ?
+ge_by() { awk -v a="$1" -v b="$2" -v m="$3" 'BEGIN { exit !(a >= b + m) }'; }
 
 # write a config for the generated data: base_cfg FILE. Two epochs with the learning rate
 # decaying linearly to 0 over the whole run: what gets an FM within 0.01 AUC of the optimum on

@@ -2,7 +2,9 @@
  * seed -> other bytes; 40 fields per line that the reader accepts, with the bucket keys the
  * planted model is written in; the optimum line and its value re-computed from re-drawn test
  * rows; the test file independent of --rows; CTR and missing rates; I/O errors named and no
- * temporary files left behind. */
+ * temporary files left behind. The default truth's output is pinned by CRC32; the deep truth
+ * is deterministic, has the same features with other labels, and has three-field
+ * interactions exactly where gen.c rule 8 puts them (the FM truth has none). */
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -102,19 +104,36 @@ static int file_exists(const char *dir, const char *name)
     return stat(path, &st) == 0;
 }
 
-static int run_gen(const char *dir, int64_t rows, int64_t test_rows, uint64_t seed, int gzip,
-                   double *auc, double *ll)
+static int run_gen_truth(const char *dir, int64_t rows, int64_t test_rows, uint64_t seed,
+                         int gzip, int truth, double *auc, double *ll)
 {
     gen_opts_t o = {.rows = rows,
                     .test_rows = test_rows,
                     .seed = seed,
                     .gzip = gzip,
-                    .truth = GEN_TRUTH_FM,
+                    .truth = truth,
                     .out_dir = dir};
     double a, l;
     int rc = gen_write(&o, auc ? auc : &a, ll ? ll : &l);
     if (rc != PSR_OK) fprintf(stderr, "gen_write(%s): %s\n", dir, psr_err_msg());
     return rc;
+}
+
+static int run_gen(const char *dir, int64_t rows, int64_t test_rows, uint64_t seed, int gzip,
+                   double *auc, double *ll)
+{
+    return run_gen_truth(dir, rows, test_rows, seed, gzip, GEN_TRUTH_FM, auc, ll);
+}
+
+/* CRC32 (zlib) of a file of dir; 0 if it cannot be read. */
+static unsigned long file_crc(const char *dir, const char *name)
+{
+    size_t n = 0;
+    char *b = slurp(dir, name, &n);
+    if (!b) return 0;
+    unsigned long c = crc32(crc32(0L, Z_NULL, 0), (const Bytef *)b, (uInt)n);
+    free(b);
+    return c;
 }
 
 static size_t count_lines(const char *b, size_t n)
@@ -379,6 +398,15 @@ static void test_model_and_format_row(void)
     gen_model_t *m3 = gen_model_new(43, GEN_TRUTH_FM);
     CHECK(m1 && m2 && m3);
     CHECK(gen_model_new(1, GEN_TRUTH_COUNT) == NULL);
+    CHECK(gen_model_new(1, GEN_TRUTH_COUNT + 1) == NULL);
+    CHECK(strcmp(gen_truth_name(GEN_TRUTH_FM), "fm") == 0);
+    CHECK(strcmp(gen_truth_name(GEN_TRUTH_DEEP), "deep") == 0);
+    CHECK(strcmp(gen_truth_name(GEN_TRUTH_COUNT), "?") == 0);
+    CHECK_INT(gen_truth_parse("fm"), GEN_TRUTH_FM);
+    CHECK_INT(gen_truth_parse("deep"), GEN_TRUTH_DEEP);
+    CHECK_INT(gen_truth_parse("Deep"), -1);
+    CHECK_INT(gen_truth_parse(""), -1);
+    CHECK_INT(gen_truth_parse(NULL), -1);
     CHECK(gen_model_new(1, -1) == NULL);
     gen_model_free(NULL);
     psr_rng_t r1, r2, r3;
@@ -504,6 +532,180 @@ static void test_io_errors(void)
     CHECK_INT(gen_write(&o, &a, &l), PSR_ERR_IO);
 }
 
+/* The default truth's output must never change: these CRC32s were computed with the binary
+ * from before GEN_TRUTH_DEEP existed (psrec gen --rows 2000 --test-rows 500 --seed 7). If a
+ * change to gen.c moves them, the FM truth changed, and every figure measured on it with it. */
+static void test_fm_pinned(void)
+{
+    const char *d = scratch("pinned");
+    CHECK_INT(run_gen(d, 2000, 500, 7, 0, NULL, NULL), PSR_OK);
+    CHECK_INT(file_crc(d, "train.tsv"), 0xaa0ad3e7UL);
+    CHECK_INT(file_crc(d, "test.tsv"), 0xa7124641UL);
+    CHECK_INT(file_crc(d, "optimum.txt"), 0xb8f62d6cUL);
+}
+
+/* Lines of a and b (same count) with the same features; *labels_differ counts the lines whose
+ * labels differ. Returns the number of lines whose features differ. */
+static int64_t compare_features(const char *a, size_t na, const char *b, size_t nb,
+                                int64_t *labels_differ)
+{
+    int64_t feat = 0, lab = 0;
+    size_t i = 0, j = 0;
+    while (i < na && j < nb) {
+        const char *ea = memchr(a + i, '\n', na - i), *eb = memchr(b + j, '\n', nb - j);
+        if (!ea || !eb) return feat + 1;
+        size_t la = (size_t)(ea - (a + i)), lb = (size_t)(eb - (b + j));
+        lab += a[i] != b[j];
+        feat += la != lb || memcmp(a + i + 1, b + j + 1, la - 1) != 0;
+        i += la + 1;
+        j += lb + 1;
+    }
+    *labels_differ = lab;
+    return feat + (i != na || j != nb);
+}
+
+/* --truth deep: deterministic, the FM truth's features with other labels, its own optimum
+ * (re-computed from re-drawn rows), a CTR near 0.25; the FM output is unaffected. */
+static void test_deep_output(void)
+{
+    const char *a = scratch("deep_a"), *b = scratch("deep_b"), *c = scratch("deep_c");
+    const char *f = scratch("deep_fm");
+    const uint64_t seed = 7;
+    const int64_t nt = 20000;
+    double auc = 0, ll = 0, fm_auc = 0;
+    CHECK_INT(run_gen_truth(a, 3000, nt, seed, 0, GEN_TRUTH_DEEP, &auc, &ll), PSR_OK);
+    CHECK_INT(run_gen_truth(b, 3000, nt, seed, 0, GEN_TRUTH_DEEP, NULL, NULL), PSR_OK);
+    CHECK_INT(run_gen_truth(c, 3000, nt, seed + 1, 0, GEN_TRUTH_DEEP, NULL, NULL), PSR_OK);
+    CHECK_INT(run_gen(f, 3000, nt, seed, 0, &fm_auc, NULL), PSR_OK);
+    CHECK(same_file(a, b, "train.tsv"));
+    CHECK(same_file(a, b, "test.tsv"));
+    CHECK(same_file(a, b, "optimum.txt"));
+    CHECK(!same_file(a, c, "train.tsv"));
+    CHECK(!same_file(a, f, "train.tsv"));
+    CHECK(!same_file(a, f, "test.tsv"));
+    CHECK(!same_file(a, f, "optimum.txt"));
+    CHECK(auc != fm_auc);
+    CHECK(auc > 0.78 && auc < 0.86);
+    CHECK(ll > 0.35 && ll < 0.5);
+
+    size_t na = 0, nf = 0;
+    char *ta = slurp(a, "test.tsv", &na), *tf = slurp(f, "test.tsv", &nf);
+    int64_t labels = -1;
+    CHECK(ta && tf);
+    if (ta && tf) {
+        CHECK_INT(compare_features(ta, na, tf, nf, &labels), 0);
+        CHECK(labels > nt / 20); /* the labels come from another p */
+    }
+
+    /* the optimum is that of the deep p of the re-drawn test rows, which format to the file */
+    gen_model_t *m = gen_model_new(seed, GEN_TRUTH_DEEP);
+    CHECK(m != NULL);
+    double *p = malloc(nt * sizeof *p);
+    float *y = malloc(nt * sizeof *y);
+    psr_rng_t rng;
+    psr_rng_seed(&rng, psr_mix64(seed) ^ TEST_STREAM);
+    gen_row_t row;
+    size_t off = 0;
+    int mismatched = 0, bad_logit = 0;
+    char line[1024];
+    double sp = 0, sy = 0;
+    for (int64_t i = 0; m && i < nt; i++) {
+        gen_draw(m, &rng, &row);
+        p[i] = row.p;
+        y[i] = row.label;
+        sp += row.p;
+        sy += row.label;
+        bad_logit += fabs(1.0 / (1.0 + exp(-gen_logit(m, &row))) - row.p) > 1e-15;
+        size_t len = gen_format_row(m, &row, line, sizeof line);
+        if (!ta || off + len > na || memcmp(ta + off, line, len) != 0) mismatched++;
+        off += len;
+    }
+    CHECK_INT(mismatched, 0);
+    CHECK_INT(bad_logit, 0);
+    CHECK_INT(off, na);
+    CHECK_NEAR(met_auc_d(p, y, nt), auc, 0, 0);
+    CHECK_NEAR(met_logloss_d(p, y, nt), ll, 0, 0);
+    CHECK_NEAR(sp / nt, 0.25, 0.02, 0);
+    CHECK_NEAR(sy / nt, sp / nt, 0.015, 0);
+    free(p);
+    free(y);
+    free(ta);
+    free(tf);
+    gen_model_free(m);
+}
+
+/* One field of a third difference and its two values. */
+typedef struct {
+    int cat;          /* 1: categorical field `field`, 0: integer field `field` */
+    int field;        /* 0-based within its kind */
+    int64_t v[2];     /* the two values (ids, or integers) */
+} probe_t;
+
+/* Third-order difference of the logit over three fields, at `base`: the sum over the 8
+ * corners (each field at its first or second value) of (-1)^(second values taken) logit. It
+ * is zero when the logit is a sum of functions of at most two of the three fields (an FM),
+ * whatever the base row. */
+static double third_difference(const gen_model_t *m, const gen_row_t *base, const probe_t pr[3])
+{
+    double s = 0.0;
+    for (int corner = 0; corner < 8; corner++) {
+        gen_row_t r = *base;
+        int sign = 1;
+        for (int k = 0; k < 3; k++) {
+            int bit = (corner >> k) & 1;
+            sign = bit ? -sign : sign;
+            if (pr[k].cat)
+                r.cats[pr[k].field] = (uint32_t)pr[k].v[bit];
+            else
+                r.ints[pr[k].field] = pr[k].v[bit];
+        }
+        s += sign * gen_logit(m, &r);
+    }
+    return s;
+}
+
+/* gen.c rule 8 puts three-field products on (C5, C8, I8), (C9, C17, I11), (C6, C14, I7): the
+ * deep truth's logit has a non-zero third difference there, none on three fields that share
+ * no product term, and the FM truth has none anywhere (an FM sums pairwise terms). */
+static void test_deep_interactions(void)
+{
+    gen_model_t *fm = gen_model_new(3, GEN_TRUTH_FM), *deep = gen_model_new(3, GEN_TRUTH_DEEP);
+    CHECK(fm && deep);
+    if (!fm || !deep) return;
+    psr_rng_t rng;
+    psr_rng_seed(&rng, 99);
+    static const int terms[3][3] = {{4, 7, 7}, {8, 16, 10}, {5, 13, 6}}; /* C, C, I (0-based) */
+    double deep_max[3] = {0}, fm_max = 0.0, unrelated_max = 0.0;
+    gen_row_t base;
+    for (int trial = 0; trial < 200; trial++) {
+        gen_draw(deep, &rng, &base);
+        uint32_t a0 = (uint32_t)psr_rng_below(&rng, 10), a1 = (uint32_t)psr_rng_below(&rng, 10);
+        uint32_t b0 = (uint32_t)psr_rng_below(&rng, 10), b1 = (uint32_t)psr_rng_below(&rng, 10);
+        int64_t lo = 1 + (int64_t)psr_rng_below(&rng, 4), hi = 16 + (int64_t)psr_rng_below(&rng, 500);
+        for (int t = 0; t < 3; t++) {
+            probe_t pr[3] = {{1, terms[t][0], {a0, a1}},
+                             {1, terms[t][1], {b0, b1}},
+                             {0, terms[t][2], {lo, hi}}};
+            double d = fabs(third_difference(deep, &base, pr));
+            if (d > deep_max[t]) deep_max[t] = d;
+            d = fabs(third_difference(fm, &base, pr));
+            if (d > fm_max) fm_max = d;
+        }
+        /* C5 and C9 are in different terms, I12 in none */
+        probe_t un[3] = {{1, 4, {a0, a1}}, {1, 8, {b0, b1}}, {0, 11, {lo, hi}}};
+        double d = fabs(third_difference(deep, &base, un));
+        if (d > unrelated_max) unrelated_max = d;
+    }
+    for (int t = 0; t < 3; t++) {
+        if (deep_max[t] < 0.5) fprintf(stderr, "term %d: max third difference %g\n", t, deep_max[t]);
+        CHECK(deep_max[t] > 0.5);
+    }
+    CHECK_NEAR(fm_max, 0.0, 1e-9, 0);
+    CHECK_NEAR(unrelated_max, 0.0, 1e-9, 0);
+    gen_model_free(fm);
+    gen_model_free(deep);
+}
+
 int main(void)
 {
     const char *env = getenv("PSREC_TEST_TMP");
@@ -512,6 +714,9 @@ int main(void)
     rm_rf(tmp_root);
     mkdir_p(tmp_root);
     test_model_and_format_row();
+    test_fm_pinned();
+    test_deep_output();
+    test_deep_interactions();
     test_determinism();
     test_format();
     test_optimum();
