@@ -78,7 +78,7 @@ static const char *const model_names[] = {"lr", "fm", "deepfm", "dlrm"};
 static const char *const precision_names[] = {"fp32", "fp16"};
 static const char *const source_names[] = {"files", "generate"};
 _Static_assert(sizeof source_names / sizeof source_names[0] == CFG_SOURCE_COUNT, "source_names");
-static const char *const truth_names[] = {"fm"};
+static const char *const truth_names[] = {"fm", "deep"};
 _Static_assert(sizeof truth_names / sizeof truth_names[0] == CFG_TRUTH_COUNT, "truth_names");
 _Static_assert(sizeof precision_names / sizeof precision_names[0] == CFG_PRECISION_COUNT,
                "precision_names");

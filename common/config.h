@@ -67,7 +67,7 @@ enum cfg_dense_sync {
 /* Where training rows come from (data.source). */
 enum cfg_source { CFG_SOURCE_FILES, CFG_SOURCE_GENERATE, CFG_SOURCE_COUNT };
 /* Planted model of generated rows (data.gen_truth; enum gen_truth of common/gen.h). */
-enum cfg_truth { CFG_TRUTH_FM, CFG_TRUTH_COUNT };
+enum cfg_truth { CFG_TRUTH_FM, CFG_TRUTH_DEEP, CFG_TRUTH_COUNT };
 /* How servers store embedding rows (docs/CONFIG.md, embedding). */
 enum cfg_precision { CFG_PRECISION_FP32, CFG_PRECISION_FP16, CFG_PRECISION_COUNT };
 /* Learning-rate schedule after the warmup (docs/CONFIG.md, optimizer). */
@@ -115,7 +115,7 @@ typedef struct {
         int64_t gen_rows;    /* generate: training rows per epoch; [1, 2^62], default 1000000 */
         int64_t gen_test_rows; /* generate: test rows (0 = none); [0, 2^62], default 0 */
         uint64_t gen_seed;   /* generate: seed of the planted model; [0, 2^63), default 1 */
-        int gen_truth;       /* generate: enum cfg_truth; "fm" (default) */
+        int gen_truth;       /* generate: enum cfg_truth; "fm" (default) | "deep" */
     } data;
     struct {
         int type;        /* enum cfg_model_type; "lr" | "fm" | "deepfm" | "dlrm", default "fm" */

@@ -90,6 +90,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "fsutil.h"
 #include "metrics.h"
 #include "psr_error.h"
 
@@ -766,34 +767,6 @@ static char *path_join(const char *dir, const char *name)
     return s;
 }
 
-/* mkdir -p */
-static int make_dirs(const char *dir)
-{
-    PSR_RETURN_IF(dir == NULL || dir[0] == '\0', PSR_ERR_IO, "output directory is empty");
-    char *p = psr_xstrdup(dir);
-    size_t n = strlen(p);
-    for (size_t i = 1; i <= n; i++) {
-        if (p[i] != '/' && p[i] != '\0') continue;
-        char save = p[i];
-        p[i] = '\0';
-        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-            int e = errno;
-            int rc = PSR_ERR(PSR_ERR_IO, "cannot create directory '%s': %s", p, strerror(e));
-            free(p);
-            return rc;
-        }
-        p[i] = save;
-    }
-    free(p);
-    struct stat st;
-    if (stat(dir, &st) != 0)
-        return PSR_ERR(PSR_ERR_IO, "cannot create directory '%s': %s", dir, strerror(errno));
-    if (!S_ISDIR(st.st_mode))
-        return PSR_ERR(PSR_ERR_IO, "cannot create directory '%s': a file of that name exists",
-                       dir);
-    return PSR_OK;
-}
-
 static int sink_open(sink_t *s, const char *dir, const char *name, int gzip)
 {
     memset(s, 0, sizeof *s);
@@ -1044,7 +1017,9 @@ int gen_write(const gen_opts_t *o, double *auc, double *logloss)
     PSR_RETURN_IF((uint64_t)o->test_rows > SIZE_MAX / (sizeof(double) + sizeof(float)),
                   PSR_ERR_NOMEM, "gen: %lld test rows do not fit in memory",
                   (long long)o->test_rows);
-    PSR_FORWARD(make_dirs(o->out_dir));
+    PSR_RETURN_IF(o->out_dir == NULL || o->out_dir[0] == '\0', PSR_ERR_IO,
+                  "output directory is empty");
+    PSR_FORWARD(psr_mkdir_p(o->out_dir));
     /* An optimum.txt left by an earlier run must not outlive a failure of this one next to
      * newer data files: it goes first and is written last. */
     char *opt_path = path_join(o->out_dir, "optimum.txt");
