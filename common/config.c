@@ -67,8 +67,8 @@ typedef struct {
 } cfg_key_t;
 
 enum cfg_section {
-    SEC_CLUSTER, SEC_DATA, SEC_MODEL, SEC_OPTIMIZER, SEC_TRAIN, SEC_EVAL, SEC_CHECKPOINT, SEC_EMBEDDING,
-    SEC_COUNT
+    SEC_CLUSTER, SEC_DATA, SEC_MODEL, SEC_OPTIMIZER, SEC_TRAIN, SEC_EVAL, SEC_CHECKPOINT,
+    SEC_EMBEDDING, SEC_COUNT
 };
 static const char *const cfg_sections[] = {"cluster", "data", "model",      "optimizer",
                                            "train",   "eval", "checkpoint", "embedding"};
@@ -1505,7 +1505,10 @@ const char *cfg_enum_name(const char *key, int value)
     return NULL;
 }
 
-int cfg_row_width(const cfg_t *c) { return c->model.type == CFG_MODEL_LR ? 1 : 1 + c->model.dim; }
+int cfg_row_width(const cfg_t *c)
+{
+    return c->model.type == CFG_MODEL_LR ? 1 : 1 + c->model.dim;
+}
 
 static size_t ints_desc(char *buf, size_t cap, const char *name, const cfg_ints_t *v)
 {
@@ -1535,7 +1538,10 @@ void cfg_schema_desc(const cfg_t *c, char *buf, size_t cap)
              cfg_enum_name("data.int_mode", c->data.int_mode));
 }
 
-uint64_t cfg_fingerprint(const char *desc) { return psr_hash_bytes(desc, strlen(desc), 0x70737265ULL); }
+uint64_t cfg_fingerprint(const char *desc)
+{
+    return psr_hash_bytes(desc, strlen(desc), 0x70737265ULL);
+}
 
 size_t cfg_packed_size(void) { return sizeof(cfg_t); }
 

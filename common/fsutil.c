@@ -59,7 +59,8 @@ int psr_read_some(int fd, gzFile gz, const char *path, char *buf, size_t want, s
     const char *zmsg = NULL;
     if (n <= 0) zmsg = gzerror(gz, &zerr);
     if (n < 0 || zerr == Z_BUF_ERROR || (zerr != Z_OK && zerr != Z_STREAM_END)) {
-        if (zerr == Z_ERRNO) return PSR_ERR(PSR_ERR_IO, "%s: read error: %s", path, strerror(errno));
+        if (zerr == Z_ERRNO)
+            return PSR_ERR(PSR_ERR_IO, "%s: read error: %s", path, strerror(errno));
         if (zerr == Z_BUF_ERROR)
             return PSR_ERR(PSR_ERR_IO, "%s: truncated gzip file (unexpected end of file)", path);
         return PSR_ERR(PSR_ERR_IO, "%s: corrupt gzip data: %s", path,

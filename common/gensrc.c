@@ -8,7 +8,8 @@
 #include "hash.h"
 #include "psr_error.h"
 
-_Static_assert((int)CFG_TRUTH_FM == (int)GEN_TRUTH_FM && (int)CFG_TRUTH_DEEP == (int)GEN_TRUTH_DEEP &&
+_Static_assert((int)CFG_TRUTH_FM == (int)GEN_TRUTH_FM &&
+                   (int)CFG_TRUTH_DEEP == (int)GEN_TRUTH_DEEP &&
                    (int)CFG_TRUTH_COUNT == (int)GEN_TRUTH_COUNT,
                "data.gen_truth values are enum gen_truth");
 

@@ -146,7 +146,8 @@ int ckjob_choose(const cfg_t *c, const char *resume, char **dir)
     char model[512], schema[256];
     cfg_model_desc(c, model, sizeof model);
     cfg_schema_desc(c, schema, sizeof schema);
-    const char *m_model = ckpt_manifest_get(&m, "model"), *m_schema = ckpt_manifest_get(&m, "schema");
+    const char *m_model = ckpt_manifest_get(&m, "model");
+    const char *m_schema = ckpt_manifest_get(&m, "schema");
     if (m.model_fp != cfg_fingerprint(model))
         rc = PSR_ERR(PSR_ERR_CONFIG, "checkpoint %s holds a model '%s', but the config asks "
                      "for '%s' (model.type, model.dim and the layer widths must match)",

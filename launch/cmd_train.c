@@ -205,6 +205,7 @@ int cmd_train(int argc, char **argv)
     }
     const char *resume_dir = resume[0] ? resume : NULL;
     int64_t n_dense = dense_blocks(c);
+    const int n_dense_model = c->model.type == CFG_MODEL_DEEPFM || c->model.type == CFG_MODEL_DLRM;
 
     wire_stats_t st;
     memset(&st, 0, sizeof st);
@@ -227,8 +228,7 @@ int cmd_train(int argc, char **argv)
             .expect_rows = 1 << 16,
             .ckpt = hook,
             .srv_comm = srv_comm,
-            .write_dense = !(c->train.dense_sync == CFG_DENSE_ALLREDUCE &&
-                             (c->model.type == CFG_MODEL_DEEPFM || c->model.type == CFG_MODEL_DLRM)),
+            .write_dense = !(c->train.dense_sync == CFG_DENSE_ALLREDUCE && n_dense_model > 0),
             .resume = resume_dir,
             .max_rows = c->embedding.max_rows,
             .min_count = c->embedding.min_count,

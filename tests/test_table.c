@@ -116,7 +116,7 @@ int main(void)
             if ((r >= 0) != should) wrong++;
             if (r >= 0) {
                 kept++;
-                if (e.step[r] != i || ps_table_w(&e, r)[2] != (float)i || e.last[r] != last) wrong++;
+                wrong += e.step[r] != i || ps_table_w(&e, r)[2] != (float)i || e.last[r] != last;
             }
         }
         CHECK_INT(wrong, 0);
@@ -152,13 +152,15 @@ int main(void)
         ps_table_init(&f, HW, 9, 0.05f, 2);
         int64_t wrong = 0;
         for (int64_t i = 0; i < 3000; i++) {
-            int64_t rh = ps_table_insert(&h, (uint64_t)i + 1), rf = ps_table_insert(&f, (uint64_t)i + 1);
+            int64_t rh = ps_table_insert(&h, (uint64_t)i + 1);
+            int64_t rf = ps_table_insert(&f, (uint64_t)i + 1);
             float row[12], back[12];
             ps_table_load(&h, rh, back);
             for (int j = 0; j < HW; j++) /* init weights: the fp32 init, rounded */
                 wrong += back[j] != psr_float_of_half(psr_half_of(ps_table_w(&f, rf)[j]));
             for (int j = HW; j < 3 * HW; j++) wrong += back[j] != 0.0f;
-            for (int j = 0; j < 3 * HW; j++) row[j] = (float)((j + 1) * 1e-3 * (double)(i % 17 + 1));
+            for (int j = 0; j < 3 * HW; j++)
+                row[j] = (float)((j + 1) * 1e-3 * (double)(i % 17 + 1));
             row[2 * HW] = 4e-9f; /* an Adam v far below fp16's range: kept through its root */
             ps_table_store(&h, rh, row);
             ps_table_load(&h, rh, back);

@@ -311,7 +311,8 @@ static void state_of(const trainer_t *t, wk_state_t *st)
     st->step = t->step;
     st->examples = t->examples;
     st->rows_hash = t->rows_hash;
-    st->done = t->have == 0 && !(t->cfg->train.max_steps > 0 && t->step >= t->cfg->train.max_steps);
+    const int64_t cap = t->cfg->train.max_steps;
+    st->done = t->have == 0 && !(cap > 0 && t->step >= cap); /* capped is not done */
     st->share_fp = rd_share_fingerprint(t->train);
     if (t->have > 0)
         st->pos = t->pos_of[t->cur];
