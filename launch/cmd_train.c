@@ -185,8 +185,9 @@ int cmd_train(int argc, char **argv)
     const int is_server = rank < S;
     psr_log_set_rank(rank, is_server ? "server" : "worker");
     if (rank == 0) {
-        psr_info("%d server%s, %d worker%s; model %s; effective config:", S, S == 1 ? "" : "s", W,
-                 W == 1 ? "" : "s", cfg_model_name(c->model.type));
+        psr_info("%d server%s, %d worker%s; model %s; BLAS kernels %s; effective config:", S,
+                 S == 1 ? "" : "s", W, W == 1 ? "" : "s", cfg_model_name(c->model.type),
+                 openblas_get_corename());
         cfg_print(c, stdout);
         fflush(stdout);
     }

@@ -8,4 +8,9 @@ int cmd_gen(int argc, char **argv);   /* launch/cmd_gen.c: synthetic logs */
 int cmd_ckpt(int argc, char **argv);  /* launch/cmd_ckpt.c: verify, inspect a checkpoint */
 int cmd_prep(int argc, char **argv);  /* launch/cmd_prep.c: text logs to block files */
 
+/* launch/blas_kernels.c: before anything else in `psrec train`, with the whole argv: re-exec
+ * with OPENBLAS_CORETYPE set when OpenBLAS fell back to generic kernels on a CPU it does not
+ * know (returns when nothing needs doing). */
+void blas_kernels_fix(char **argv);
+
 #endif

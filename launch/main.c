@@ -46,6 +46,7 @@ int main(int argc, char **argv)
         printf("psrec %s\n", PSREC_VERSION);
         return 0;
     }
+    if (!strcmp(argv[1], "train")) blas_kernels_fix(argv);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "psrec: unknown command '%s' (allowed: ", argv[1]);
