@@ -6,6 +6,8 @@
 #   bash bench/train_throughput.sh [ROWS=1000000] [REPEATS=5] [SET=sparse|deep]
 # sparse: lr and fm. deep: dlrm (26 x 16-dim embeddings, bottom 13-512-256-16, top
 # 512-256-1) and deepfm (mlp 400-400-400, 16-dim) with dense_sync allreduce and ps.
+# INPUT=blocks (environment) trains on .psrb blocks made from the same text by `psrec prep`
+# instead of the text itself.
 # Needs a built psrec (bash launch/setup.sh) and GNU time (/usr/bin/time, package "time").
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,6 +34,15 @@ data=$work/data-$rows
 [ -f "$data/optimum.txt" ] || "$psrec" gen --rows "$rows" --test-rows 100000 --seed 1 --out "$data" >/dev/null
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "data: $rows rows ($(du -h "$data/train.tsv" | cut -f1)), $(cat "$data/optimum.txt")"
+train_in=$data/train.tsv test_in=$data/test.tsv
+if [ "${INPUT:-text}" = blocks ]; then
+  if [ ! -d "$data/blocks" ]; then
+    printf 'data: {train: [%s], test: [%s]}\n' "$data/train.tsv" "$data/test.tsv" > "$work/prep.yaml"
+    "$psrec" prep -c "$work/prep.yaml" --out "$data/blocks" > /dev/null
+  fi
+  train_in="$data/blocks/train/*.psrb" test_in="$data/blocks/test/*.psrb"
+  echo "input: .psrb blocks ($(du -ch "$data"/blocks/train/*.psrb | tail -n 1 | cut -f1))"
+fi
 
 median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 
@@ -45,7 +56,7 @@ for spec in "${specs[@]}"; do
     mpirun --oversubscribe --bind-to none -np 2 \
       bash -c 'exec /usr/bin/time -f "maxrss_kb=%M" -o "$0/time.$OMPI_COMM_WORLD_RANK" "${@}"' "$work" \
       "$psrec" train -c "$root/cluster-configs/local.yaml" \
-      --set "data.train=$data/train.tsv" --set "data.test=$data/test.tsv" \
+      --set "data.train=[$train_in]" --set "data.test=[$test_in]" \
       --set optimizer.decay=none "${sets[@]}" > "$work/run.out" 2> "$work/run.err" || { cat "$work/run.err" >&2; exit 1; }
     rates+=("$(grep '^result:' "$work/run.out" | sed 's/.*examples_per_sec=\([0-9.]*\).*/\1/')")
     aucs+=("$(grep '^result:' "$work/run.out" | sed 's/.*auc=\([0-9.]*\).*/\1/')")

@@ -22,6 +22,13 @@ void psr_signals_install(void)
     sigaction(SIGUSR1, &sa, NULL);
 }
 
+void psr_signals_default(void)
+{
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGUSR1, SIG_DFL);
+    if (pending) raise(pending);
+}
+
 int psr_signal_pending(void) { return pending; }
 
 void psr_signal_raise(int sig) { on_signal(sig); }

@@ -6,6 +6,9 @@
 
 /* Install the handlers (SA_RESTART). Call after MPI_Init, which installs its own. */
 void psr_signals_install(void);
+/* Back to the default actions (a job without checkpoints); a signal that arrived meanwhile
+ * is raised again, so it takes its default effect now. */
+void psr_signals_default(void);
 /* The first of SIGTERM / SIGUSR1 received since install, or 0. */
 int psr_signal_pending(void);
 /* For tests: behave as if `sig` had arrived. */

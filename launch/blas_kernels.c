@@ -30,8 +30,13 @@ void blas_kernels_fix(char **argv)
     else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         want = "Haswell";
     if (!want) return;
+    /* the binary's own path, not /proc/self/exe, so the process keeps its name (ps, pgrep) */
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0 || (size_t)n >= sizeof self - 1) return;
+    self[n] = '\0';
     setenv("OPENBLAS_CORETYPE", want, 1);
-    execv("/proc/self/exe", argv); /* only returns on failure: keep the slow kernels */
+    execv(self, argv); /* only returns on failure: keep the slow kernels */
     unsetenv("OPENBLAS_CORETYPE");
 #else
     (void)argv;

@@ -147,6 +147,9 @@ int cmd_train(int argc, char **argv)
         }
     MPI_Init(&argc, &argv);
     psr_set_die_hook(abort_hook);
+    /* at once, so a preemption signal during start-up is not fatal; dropped below when the job
+     * has no checkpoint.dir */
+    psr_signals_install();
     openblas_set_num_threads(1);
     int rank, n_ranks;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -202,7 +205,8 @@ int cmd_train(int argc, char **argv)
     if (c->checkpoint.dir[0]) {
         ckjob_init(&job, c, ck_comm, S, W);
         hook.job = &job;
-        psr_signals_install();
+    } else {
+        psr_signals_default();
     }
     const char *resume_dir = resume[0] ? resume : NULL;
     int64_t n_dense = dense_blocks(c);

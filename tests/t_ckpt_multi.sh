@@ -25,12 +25,14 @@ preempt() {
   $launcher --oversubscribe --bind-to none -np $NP "$PSREC" train -c job.yaml \
     --set checkpoint.dir=$ck --resume auto > $out 2> $out.err &
   local pid=$! i
+  # once rank 0 has printed the config, every rank has its handlers (installed right after
+  # MPI_Init); the job then stops at its first control point, a few steps into training
   for i in $(seq 1 300); do
-    grep -q '^psrec\[0 server\]: progress' $out 2>/dev/null && break
+    grep -q 'effective config' $out 2>/dev/null && break
     kill -0 $pid 2>/dev/null || break
     sleep 0.1
   done
-  sleep 0.5
+  sleep 0.2
   kill -$sig $pid 2>/dev/null || fail "$launcher ended before it got SIG$sig: $(tail -n 5 $out)"
   local rc=0
   wait $pid || rc=$?
@@ -70,7 +72,7 @@ mpirun --oversubscribe --bind-to none -np $NP "$PSREC" train -c job.yaml \
 pid=$!
 for i in $(seq 1 300); do [ -d $WORK/ck2/ckpt-000000000200 ] && break; sleep 0.1; done
 [ -d $WORK/ck2/ckpt-000000000200 ] || fail "no checkpoint at step 200 to crash after"
-victim=$(pgrep -P $pid psrec | tail -n 1)
+victim=$(pgrep -P $pid psrec | tail -n 1 || true)
 [ -n "$victim" ] || fail "no rank process found under mpirun $pid"
 kill -KILL $victim
 t0=$(date +%s)
