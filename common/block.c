@@ -24,6 +24,7 @@
 
 #include "config.h"
 #include "hash.h"
+#include "le.h"
 #include "psr_error.h"
 
 static const char BLK_MAGIC[8] = {'P', 'S', 'R', 'B', 'L', 'K', '\0', '\0'};
@@ -41,22 +42,7 @@ const char *blk_field_kind_name(int kind)
     return kind >= 0 && kind < BLK_FIELD_KIND_COUNT ? kind_names[kind] : "?";
 }
 
-/* ---- little-endian fields (CMake refuses big-endian hosts) ----------------------------- */
-
-static void put32(unsigned char *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put64(unsigned char *p, uint64_t v) { memcpy(p, &v, 8); }
-static uint32_t get32(const unsigned char *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-static uint64_t get64(const unsigned char *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
+/* Fields are little-endian (common/le.h). */
 static size_t pad8(size_t n) { return (n + 7) & ~(size_t)7; }
 
 /* ---- schema ----------------------------------------------------------------------------- */
@@ -80,10 +66,10 @@ uint64_t blk_schema_fingerprint(const blk_schema_t *s)
     unsigned char buf[32 + BLK_MAX_FIELDS];
     int n = s->n_fields < 0 ? 0 : s->n_fields > BLK_MAX_FIELDS ? BLK_MAX_FIELDS : s->n_fields;
     memcpy(buf, "PSRB-schema-1\0\0\0", 16);
-    put32(buf + 16, (uint32_t)s->int_mode);
-    put32(buf + 20, (uint32_t)s->n_fields);
-    put32(buf + 24, (uint32_t)s->n_dense);
-    put32(buf + 28, (uint32_t)s->user_field);
+    psr_put_u32(buf + 16, (uint32_t)s->int_mode);
+    psr_put_u32(buf + 20, (uint32_t)s->n_fields);
+    psr_put_u32(buf + 24, (uint32_t)s->n_dense);
+    psr_put_u32(buf + 28, (uint32_t)s->user_field);
     memcpy(buf + 32, s->kind, (size_t)n);
     uint64_t h = psr_hash_bytes(buf, 32 + (size_t)n, 0x70737262ULL);
     return psr_mix64(h ^ (uint64_t)(uint32_t)s->item_field);
@@ -178,18 +164,18 @@ static void encode_header(unsigned char *h, const blk_schema_t *s, int block_row
     size_t table = (size_t)s->n_fields * BLK_FIELD_ENTRY_BYTES;
     memset(h, 0, BLK_HEADER_FIXED + table);
     memcpy(h, BLK_MAGIC, 8);
-    put32(h + 8, BLK_FORMAT_VERSION);
-    put32(h + 12, (uint32_t)(BLK_HEADER_FIXED + table));
-    put64(h + 16, blk_schema_fingerprint(s));
-    put32(h + 24, (uint32_t)s->format);
-    put32(h + 28, (uint32_t)s->int_mode);
-    put32(h + 32, (uint32_t)s->n_fields);
-    put32(h + 36, (uint32_t)s->n_dense);
-    put32(h + 40, (uint32_t)s->user_field);
-    put32(h + 44, (uint32_t)s->item_field);
-    put32(h + 48, (uint32_t)block_rows);
-    put32(h + 52, (uint32_t)level);
-    put32(h + 56, 0);
+    psr_put_u32(h + 8, BLK_FORMAT_VERSION);
+    psr_put_u32(h + 12, (uint32_t)(BLK_HEADER_FIXED + table));
+    psr_put_u64(h + 16, blk_schema_fingerprint(s));
+    psr_put_u32(h + 24, (uint32_t)s->format);
+    psr_put_u32(h + 28, (uint32_t)s->int_mode);
+    psr_put_u32(h + 32, (uint32_t)s->n_fields);
+    psr_put_u32(h + 36, (uint32_t)s->n_dense);
+    psr_put_u32(h + 40, (uint32_t)s->user_field);
+    psr_put_u32(h + 44, (uint32_t)s->item_field);
+    psr_put_u32(h + 48, (uint32_t)block_rows);
+    psr_put_u32(h + 52, (uint32_t)level);
+    psr_put_u32(h + 56, 0);
     for (int f = 0; f < s->n_fields; f++) {
         unsigned char *e = h + BLK_HEADER_FIXED + (size_t)f * BLK_FIELD_ENTRY_BYTES;
         e[0] = s->kind[f];
@@ -197,7 +183,7 @@ static void encode_header(unsigned char *h, const blk_schema_t *s, int block_row
     }
     uLong crc = crc32(0L, h, 60);
     crc = crc32(crc, h + BLK_HEADER_FIXED, (uInt)table);
-    put32(h + 60, (uint32_t)crc);
+    psr_put_u32(h + 60, (uint32_t)crc);
 }
 
 /* ---- writer ----------------------------------------------------------------------------- */
@@ -396,13 +382,13 @@ static int flush_block(blk_writer_t *w)
 
     unsigned char fr[BLK_FRAME_BYTES];
     memcpy(fr, BLK_FRAME_MAGIC, 4);
-    put32(fr + 4, e->n_rows);
-    put32(fr + 8, e->n_feats);
-    put32(fr + 12, e->n_keys);
-    put32(fr + 16, e->flags);
-    put32(fr + 20, e->raw_bytes);
-    put32(fr + 24, e->comp_bytes);
-    put32(fr + 28, e->crc32);
+    psr_put_u32(fr + 4, e->n_rows);
+    psr_put_u32(fr + 8, e->n_feats);
+    psr_put_u32(fr + 12, e->n_keys);
+    psr_put_u32(fr + 16, e->flags);
+    psr_put_u32(fr + 20, e->raw_bytes);
+    psr_put_u32(fr + 24, e->comp_bytes);
+    psr_put_u32(fr + 28, e->crc32);
     PSR_FORWARD(wr_bytes(w, fr, sizeof fr));
     PSR_FORWARD(wr_bytes(w, w->comp, comp));
 
@@ -606,26 +592,26 @@ int blk_writer_close(blk_writer_t *w, blk_stats_t *st)
     for (int64_t i = 0; rc == PSR_OK && i < w->st.blocks; i++) {
         const blk_entry_t *e = &w->index[i];
         unsigned char b[BLK_INDEX_ENTRY_BYTES];
-        put64(b, e->offset);
-        put32(b + 8, e->n_rows);
-        put32(b + 12, e->n_feats);
-        put32(b + 16, e->n_keys);
-        put32(b + 20, e->flags);
-        put32(b + 24, e->raw_bytes);
-        put32(b + 28, e->comp_bytes);
-        put32(b + 32, e->crc32);
-        put32(b + 36, 0);
+        psr_put_u64(b, e->offset);
+        psr_put_u32(b + 8, e->n_rows);
+        psr_put_u32(b + 12, e->n_feats);
+        psr_put_u32(b + 16, e->n_keys);
+        psr_put_u32(b + 20, e->flags);
+        psr_put_u32(b + 24, e->raw_bytes);
+        psr_put_u32(b + 28, e->comp_bytes);
+        psr_put_u32(b + 32, e->crc32);
+        psr_put_u32(b + 36, 0);
         icrc = crc32(icrc, b, sizeof b);
         rc = wr_bytes(w, b, sizeof b);
     }
     if (rc == PSR_OK) {
         unsigned char t[BLK_TRAILER_BYTES];
-        put64(t, index_off);
-        put64(t + 8, (uint64_t)w->st.blocks);
-        put64(t + 16, (uint64_t)w->st.rows);
-        put64(t + 24, (uint64_t)w->st.feats);
-        put32(t + 32, (uint32_t)icrc);
-        put32(t + 36, (uint32_t)crc32(0L, t, 36));
+        psr_put_u64(t, index_off);
+        psr_put_u64(t + 8, (uint64_t)w->st.blocks);
+        psr_put_u64(t + 16, (uint64_t)w->st.rows);
+        psr_put_u64(t + 24, (uint64_t)w->st.feats);
+        psr_put_u32(t + 32, (uint32_t)icrc);
+        psr_put_u32(t + 36, (uint32_t)crc32(0L, t, 36));
         memcpy(t + 40, BLK_END_MAGIC, 8);
         rc = wr_bytes(w, t, sizeof t);
     }
@@ -720,13 +706,13 @@ int blk_file_open(blk_file_t **out, const char *path, int load_index)
         return file_fail(f, PSR_ERR(PSR_ERR_FORMAT, "%s: truncated: %llu bytes, shorter than "
                                     "the %d-byte header", path, (unsigned long long)f->size,
                                     BLK_HEADER_FIXED));
-    uint32_t version = get32(h + 8);
+    uint32_t version = psr_get_u32(h + 8);
     if (version != BLK_FORMAT_VERSION)
         return file_fail(f, PSR_ERR(PSR_ERR_FORMAT, "%s: block format version %u; this psrec "
                                     "reads version %d (prep the data again with this psrec)",
                                     path, version, BLK_FORMAT_VERSION));
-    uint32_t n_fields = get32(h + 32);
-    f->header_bytes = get32(h + 12);
+    uint32_t n_fields = psr_get_u32(h + 32);
+    f->header_bytes = psr_get_u32(h + 12);
     if (n_fields < 1 || n_fields > BLK_MAX_FIELDS ||
         f->header_bytes != BLK_HEADER_FIXED + n_fields * BLK_FIELD_ENTRY_BYTES ||
         f->header_bytes > f->size)
@@ -737,17 +723,17 @@ int blk_file_open(blk_file_t **out, const char *path, int load_index)
     unsigned char *tb = psr_xmalloc(table);
     rc = read_at(f->fd, path, tb, table, BLK_HEADER_FIXED, "the header");
     uLong crc = crc32(crc32(0L, h, 60), tb, (uInt)table);
-    if (rc == PSR_OK && (uint32_t)crc != get32(h + 60))
+    if (rc == PSR_OK && (uint32_t)crc != psr_get_u32(h + 60))
         rc = PSR_ERR(PSR_ERR_FORMAT, "%s: header is corrupt (CRC mismatch: stored 0x%08x, "
-                     "computed 0x%08x)", path, get32(h + 60), (uint32_t)crc);
+                     "computed 0x%08x)", path, psr_get_u32(h + 60), (uint32_t)crc);
     blk_schema_t *s = &f->s;
     memset(s, 0, sizeof *s);
-    s->format = (int32_t)get32(h + 24);
-    s->int_mode = (int32_t)get32(h + 28);
+    s->format = (int32_t)psr_get_u32(h + 24);
+    s->int_mode = (int32_t)psr_get_u32(h + 28);
     s->n_fields = (int32_t)n_fields;
-    s->n_dense = (int32_t)get32(h + 36);
-    s->user_field = (int32_t)get32(h + 40);
-    s->item_field = (int32_t)get32(h + 44);
+    s->n_dense = (int32_t)psr_get_u32(h + 36);
+    s->user_field = (int32_t)psr_get_u32(h + 40);
+    s->item_field = (int32_t)psr_get_u32(h + 44);
     for (uint32_t i = 0; rc == PSR_OK && i < n_fields; i++) {
         const unsigned char *e = tb + (size_t)i * BLK_FIELD_ENTRY_BYTES;
         s->kind[i] = e[0];
@@ -755,15 +741,15 @@ int blk_file_open(blk_file_t **out, const char *path, int load_index)
     }
     free(tb);
     if (rc) return file_fail(f, rc);
-    f->block_rows = get32(h + 48);
-    f->level = get32(h + 52);
-    f->fp = get64(h + 16);
+    f->block_rows = psr_get_u32(h + 48);
+    f->level = psr_get_u32(h + 52);
+    f->fp = psr_get_u64(h + 16);
     if ((rc = blk_schema_check(s, path)) != PSR_OK) return file_fail(f, rc);
     if (f->fp != blk_schema_fingerprint(s) || f->block_rows < 1 ||
-        f->block_rows > BLK_MAX_BLOCK_ROWS || f->level > 9 || get32(h + 56) != 0)
+        f->block_rows > BLK_MAX_BLOCK_ROWS || f->level > 9 || psr_get_u32(h + 56) != 0)
         return file_fail(f, PSR_ERR(PSR_ERR_FORMAT, "%s: header is corrupt (fingerprint, rows "
                                     "per block %u, level %u or flags 0x%x out of place)", path,
-                                    f->block_rows, f->level, get32(h + 56)));
+                                    f->block_rows, f->level, psr_get_u32(h + 56)));
     f->has_multi = schema_has_multi(s);
 
     unsigned char t[BLK_TRAILER_BYTES];
@@ -776,14 +762,14 @@ int blk_file_open(blk_file_t **out, const char *path, int load_index)
     if (memcmp(t + 40, BLK_END_MAGIC, 8) != 0)
         return file_fail(f, PSR_ERR(PSR_ERR_FORMAT, "%s: truncated or corrupt: no end marker "
                                     "(the file was cut short or not completely written)", path));
-    if (get32(t + 36) != (uint32_t)crc32(0L, t, 36))
+    if (psr_get_u32(t + 36) != (uint32_t)crc32(0L, t, 36))
         return file_fail(f, PSR_ERR(PSR_ERR_FORMAT, "%s: trailer is corrupt (CRC mismatch)",
                                     path));
-    f->index_off = get64(t);
-    f->n_blocks = get64(t + 8);
-    f->n_rows = get64(t + 16);
-    f->n_feats = get64(t + 24);
-    f->index_crc = get32(t + 32);
+    f->index_off = psr_get_u64(t);
+    f->n_blocks = psr_get_u64(t + 8);
+    f->n_rows = psr_get_u64(t + 16);
+    f->n_feats = psr_get_u64(t + 24);
+    f->index_crc = psr_get_u32(t + 32);
     uint64_t room = f->size - BLK_TRAILER_BYTES;
     if (f->index_off < f->header_bytes || f->index_off > room ||
         f->n_blocks > (room - f->index_off) / BLK_INDEX_ENTRY_BYTES ||
@@ -820,14 +806,14 @@ int blk_file_load_index(blk_file_t *f)
     for (uint64_t i = 0; rc == PSR_OK && i < f->n_blocks; i++) {
         const unsigned char *p = b + i * BLK_INDEX_ENTRY_BYTES;
         blk_entry_t *e = &ix[i];
-        e->offset = get64(p);
-        e->n_rows = get32(p + 8);
-        e->n_feats = get32(p + 12);
-        e->n_keys = get32(p + 16);
-        e->flags = get32(p + 20);
-        e->raw_bytes = get32(p + 24);
-        e->comp_bytes = get32(p + 28);
-        e->crc32 = get32(p + 32);
+        e->offset = psr_get_u64(p);
+        e->n_rows = psr_get_u32(p + 8);
+        e->n_feats = psr_get_u32(p + 12);
+        e->n_keys = psr_get_u32(p + 16);
+        e->flags = psr_get_u32(p + 20);
+        e->raw_bytes = psr_get_u32(p + 24);
+        e->comp_bytes = psr_get_u32(p + 28);
+        e->crc32 = psr_get_u32(p + 32);
         e->first_row = rows;
         const char *bad = NULL;
         if (e->offset != off) bad = "offset is not where the previous block ends";
@@ -835,7 +821,7 @@ int blk_file_load_index(blk_file_t *f)
         else if (e->n_feats > BLK_MAX_BLOCK_FEATS) bad = "feature count out of range";
         else if (e->n_keys > e->n_feats || (e->n_feats > 0 && e->n_keys == 0))
             bad = "key count out of range";
-        else if (e->flags & ~BLK_F_ALL || get32(p + 36) != 0) bad = "unknown flags";
+        else if (e->flags & ~BLK_F_ALL || psr_get_u32(p + 36) != 0) bad = "unknown flags";
         else if ((e->flags & BLK_F_FIXED) && e->n_feats != (uint64_t)e->n_rows * F)
             bad = "a fixed block with a feature count other than rows times fields";
         else if (!f->has_multi && !(e->flags & BLK_F_FIXED))
@@ -964,10 +950,10 @@ int blk_block_load(blk_block_t *b, int fd, const char *path, const blk_schema_t 
     PSR_FORWARD(read_at(fd, path, b->comp, BLK_FRAME_BYTES + (size_t)e->comp_bytes, e->offset,
                         what));
     const unsigned char *fr = b->comp;
-    if (memcmp(fr, BLK_FRAME_MAGIC, 4) != 0 || get32(fr + 4) != e->n_rows ||
-        get32(fr + 8) != e->n_feats || get32(fr + 12) != e->n_keys ||
-        get32(fr + 16) != e->flags || get32(fr + 20) != e->raw_bytes ||
-        get32(fr + 24) != e->comp_bytes || get32(fr + 28) != e->crc32)
+    if (memcmp(fr, BLK_FRAME_MAGIC, 4) != 0 || psr_get_u32(fr + 4) != e->n_rows ||
+        psr_get_u32(fr + 8) != e->n_feats || psr_get_u32(fr + 12) != e->n_keys ||
+        psr_get_u32(fr + 16) != e->flags || psr_get_u32(fr + 20) != e->raw_bytes ||
+        psr_get_u32(fr + 24) != e->comp_bytes || psr_get_u32(fr + 28) != e->crc32)
         return PSR_ERR(PSR_ERR_FORMAT, "%s: block %llu: corrupt (its frame at byte %llu does "
                        "not match the index)", path, bi, (unsigned long long)e->offset);
     const unsigned char *comp = b->comp + BLK_FRAME_BYTES;

@@ -23,6 +23,7 @@
 
 #include "fsutil.h"
 #include "hash.h"
+#include "le.h"
 #include "log.h"
 #include "psr_error.h"
 
@@ -76,23 +77,6 @@ char *ckpt_join(const char *dir, const char *name)
     if (n > 0 && s[n - 1] != '/') s[n++] = '/';
     memcpy(s + n, name, b + 1);
     return s;
-}
-
-/* ---- little-endian fields (CMake refuses big-endian hosts) ----------------------------- */
-
-static void put_u32(unsigned char *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put_u64(unsigned char *p, uint64_t v) { memcpy(p, &v, 8); }
-static uint32_t get_u32(const unsigned char *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-static uint64_t get_u64(const unsigned char *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
 }
 
 static uint32_t crc_update(uint32_t crc, const void *data, size_t n)
@@ -405,16 +389,16 @@ static int w_open(ckpt_writer_t **wp, const char *dir, int kind, int rank, int w
     }
     unsigned char h[CKPT_HEADER_BYTES] = {0};
     memcpy(h, CKPT_MAGIC, 8);
-    put_u32(h + 8, CKPT_FORMAT_VERSION);
-    put_u32(h + 12, (uint32_t)kind);
-    put_u32(h + 16, CKPT_HEADER_BYTES);
-    put_u32(h + 20, (uint32_t)level);
-    put_u32(h + 24, (uint32_t)width);
-    put_u32(h + 28, n_buckets);
-    put_u32(h + 32, (uint32_t)rank);
-    put_u32(h + 36, 0);
-    put_u64(h + 40, (uint64_t)step);
-    put_u32(h + 60, crc_update(0, h, 60));
+    psr_put_u32(h + 8, CKPT_FORMAT_VERSION);
+    psr_put_u32(h + 12, (uint32_t)kind);
+    psr_put_u32(h + 16, CKPT_HEADER_BYTES);
+    psr_put_u32(h + 20, (uint32_t)level);
+    psr_put_u32(h + 24, (uint32_t)width);
+    psr_put_u32(h + 28, n_buckets);
+    psr_put_u32(h + 32, (uint32_t)rank);
+    psr_put_u32(h + 36, 0);
+    psr_put_u64(h + 40, (uint64_t)step);
+    psr_put_u32(h + 60, crc_update(0, h, 60));
     int rc = w_emit(w, h, sizeof h);
     if (rc != PSR_OK) {
         ckpt_writer_abort(w);
@@ -483,10 +467,10 @@ int ckpt_rows_put(ckpt_writer_t *w, uint64_t key, const float *floats, int64_t s
     if (w->rows_len + w->rec_bytes > w->rows_cap) PSR_FORWARD(rows_flush(w));
     unsigned char *p = w->rows + w->rows_len;
     size_t nf = 12 * (size_t)w->width;
-    put_u64(p, key);
+    psr_put_u64(p, key);
     memcpy(p + 8, floats, nf);
-    put_u64(p + 8 + nf, (uint64_t)step);
-    put_u64(p + 16 + nf, (uint64_t)last);
+    psr_put_u64(p + 8 + nf, (uint64_t)step);
+    psr_put_u64(p + 16 + nf, (uint64_t)last);
     w->rows_len += w->rec_bytes;
     return PSR_OK;
 }
@@ -507,7 +491,7 @@ int ckpt_dense_put(ckpt_writer_t *w, uint32_t id, const float *floats, size_t n,
                                  ": ids must be increasing, once each",
                                  w->tmp, id, w->last_id));
     unsigned char s[8];
-    put_u64(s, (uint64_t)step);
+    psr_put_u64(s, (uint64_t)step);
     PSR_FORWARD(w_seg_begin(w, id));
     PSR_FORWARD(w_seg_data(w, s, 8));
     PSR_FORWARD(w_seg_data(w, floats, n * sizeof(float)));
@@ -522,24 +506,24 @@ int ckpt_writer_close(ckpt_writer_t *w, ckpt_file_info_t *info)
     uint32_t icrc = 0;
     for (uint32_t i = 0; i < w->n_seg && rc == PSR_OK; i++) {
         unsigned char e[CKPT_INDEX_ENTRY_BYTES];
-        put_u64(e, w->seg[i].offset);
-        put_u64(e + 8, w->seg[i].comp_bytes);
-        put_u64(e + 16, w->seg[i].raw_bytes);
-        put_u64(e + 24, w->seg[i].records);
-        put_u32(e + 32, w->seg[i].id);
-        put_u32(e + 36, w->seg[i].crc32);
+        psr_put_u64(e, w->seg[i].offset);
+        psr_put_u64(e + 8, w->seg[i].comp_bytes);
+        psr_put_u64(e + 16, w->seg[i].raw_bytes);
+        psr_put_u64(e + 24, w->seg[i].records);
+        psr_put_u32(e + 32, w->seg[i].id);
+        psr_put_u32(e + 36, w->seg[i].crc32);
         icrc = crc_update(icrc, e, sizeof e);
         rc = w_emit(w, e, sizeof e);
     }
     if (rc == PSR_OK) {
         unsigned char t[CKPT_TRAILER_BYTES];
-        put_u64(t, index_offset);
-        put_u64(t + 8, w->raw_total);
-        put_u64(t + 16, w->records_total);
-        put_u32(t + 24, w->n_seg);
-        put_u32(t + 28, icrc);
-        put_u32(t + 32, w->payload_crc);
-        put_u32(t + 36, crc_update(0, t, 36));
+        psr_put_u64(t, index_offset);
+        psr_put_u64(t + 8, w->raw_total);
+        psr_put_u64(t + 16, w->records_total);
+        psr_put_u32(t + 24, w->n_seg);
+        psr_put_u32(t + 28, icrc);
+        psr_put_u32(t + 32, w->payload_crc);
+        psr_put_u32(t + 36, crc_update(0, t, 36));
         memcpy(t + 40, CKPT_END_MAGIC, 8);
         rc = w_emit(w, t, sizeof t);
     }
@@ -751,10 +735,10 @@ int ckpt_reader_open(ckpt_reader_t **rp, const char *path, int kind)
         rc = PSR_ERR(PSR_ERR_FORMAT, "%s: not a psrec checkpoint file (wrong magic)", path);
         goto fail;
     }
-    if (got >= 12 && get_u32(hb + 8) != CKPT_FORMAT_VERSION) {
+    if (got >= 12 && psr_get_u32(hb + 8) != CKPT_FORMAT_VERSION) {
         rc = PSR_ERR(PSR_ERR_FORMAT,
                      "%s: unsupported checkpoint format version %u (this psrec reads version %d)",
-                     path, get_u32(hb + 8), CKPT_FORMAT_VERSION);
+                     path, psr_get_u32(hb + 8), CKPT_FORMAT_VERSION);
         goto fail;
     }
     if (size < CKPT_HEADER_BYTES + CKPT_TRAILER_BYTES) {
@@ -763,24 +747,24 @@ int ckpt_reader_open(ckpt_reader_t **rp, const char *path, int kind)
                      path, size, CKPT_HEADER_BYTES + CKPT_TRAILER_BYTES);
         goto fail;
     }
-    if (get_u32(hb + 60) != crc_update(0, hb, 60)) {
+    if (psr_get_u32(hb + 60) != crc_update(0, hb, 60)) {
         rc = PSR_ERR(PSR_ERR_FORMAT, "%s: corrupt: header CRC mismatch", path);
         goto fail;
     }
     ckpt_header_t *h = &r->h;
-    h->version = get_u32(hb + 8);
-    h->kind = get_u32(hb + 12);
-    h->level = get_u32(hb + 20);
-    h->width = get_u32(hb + 24);
-    h->n_buckets = get_u32(hb + 28);
-    h->rank = get_u32(hb + 32);
-    h->step = (int64_t)get_u64(hb + 40);
-    if (get_u32(hb + 16) != CKPT_HEADER_BYTES || get_u32(hb + 36) != 0 || h->kind == 0 ||
+    h->version = psr_get_u32(hb + 8);
+    h->kind = psr_get_u32(hb + 12);
+    h->level = psr_get_u32(hb + 20);
+    h->width = psr_get_u32(hb + 24);
+    h->n_buckets = psr_get_u32(hb + 28);
+    h->rank = psr_get_u32(hb + 32);
+    h->step = (int64_t)psr_get_u64(hb + 40);
+    if (psr_get_u32(hb + 16) != CKPT_HEADER_BYTES || psr_get_u32(hb + 36) != 0 || h->kind == 0 ||
         h->kind >= CKPT_KIND_COUNT) {
         rc = PSR_ERR(PSR_ERR_FORMAT,
                      "%s: corrupt header: header bytes %u, flags 0x%x, kind %u (allowed: 64, 0, "
                      "1 to %d)",
-                     path, get_u32(hb + 16), get_u32(hb + 36), h->kind, CKPT_KIND_COUNT - 1);
+                     path, psr_get_u32(hb + 16), psr_get_u32(hb + 36), h->kind, CKPT_KIND_COUNT - 1);
         goto fail;
     }
     if (kind != CKPT_KIND_NONE && (uint32_t)kind != h->kind) {
@@ -808,16 +792,16 @@ int ckpt_reader_open(ckpt_reader_t **rp, const char *path, int kind)
                      path, CKPT_TRAILER_BYTES, size);
         goto fail;
     }
-    if (get_u32(t + 36) != crc_update(0, t, 36)) {
+    if (psr_get_u32(t + 36) != crc_update(0, t, 36)) {
         rc = PSR_ERR(PSR_ERR_FORMAT, "%s: corrupt: trailer CRC mismatch", path);
         goto fail;
     }
-    uint64_t index_offset = get_u64(t);
-    h->raw_bytes = get_u64(t + 8);
-    h->records = get_u64(t + 16);
-    h->n_segments = get_u32(t + 24);
-    uint32_t index_crc = get_u32(t + 28);
-    r->payload_crc_stored = get_u32(t + 32);
+    uint64_t index_offset = psr_get_u64(t);
+    h->raw_bytes = psr_get_u64(t + 8);
+    h->records = psr_get_u64(t + 16);
+    h->n_segments = psr_get_u32(t + 24);
+    uint32_t index_crc = psr_get_u32(t + 28);
+    r->payload_crc_stored = psr_get_u32(t + 32);
     if (index_offset < CKPT_HEADER_BYTES || index_offset > size - CKPT_TRAILER_BYTES ||
         size - CKPT_TRAILER_BYTES - index_offset !=
             (uint64_t)h->n_segments * CKPT_INDEX_ENTRY_BYTES) {
@@ -838,12 +822,12 @@ int ckpt_reader_open(ckpt_reader_t **rp, const char *path, int kind)
         r->seg = psr_xmalloc((h->n_segments ? h->n_segments : 1) * sizeof *r->seg);
         for (uint32_t i = 0; i < h->n_segments; i++) {
             const unsigned char *e = idx + (size_t)i * CKPT_INDEX_ENTRY_BYTES;
-            r->seg[i].offset = get_u64(e);
-            r->seg[i].comp_bytes = get_u64(e + 8);
-            r->seg[i].raw_bytes = get_u64(e + 16);
-            r->seg[i].records = get_u64(e + 24);
-            r->seg[i].id = get_u32(e + 32);
-            r->seg[i].crc32 = get_u32(e + 36);
+            r->seg[i].offset = psr_get_u64(e);
+            r->seg[i].comp_bytes = psr_get_u64(e + 8);
+            r->seg[i].raw_bytes = psr_get_u64(e + 16);
+            r->seg[i].records = psr_get_u64(e + 24);
+            r->seg[i].id = psr_get_u32(e + 32);
+            r->seg[i].crc32 = psr_get_u32(e + 36);
         }
     }
     free(idx);
@@ -1063,10 +1047,10 @@ int ckpt_rows_next(ckpt_reader_t *r, ckpt_row_t *row, int *eof)
             const unsigned char *p = r->buf + r->buf_pos;
             size_t nf = 12 * (size_t)r->h.width;
             uint32_t bucket = r->seg[r->cur].id;
-            row->key = get_u64(p);
+            row->key = psr_get_u64(p);
             row->floats = (const float *)(const void *)(p + 8);
-            row->step = (int64_t)get_u64(p + 8 + nf);
-            row->last = (int64_t)get_u64(p + 16 + nf);
+            row->step = (int64_t)psr_get_u64(p + 8 + nf);
+            row->last = (int64_t)psr_get_u64(p + 16 + nf);
             row->bucket = bucket;
             r->buf_pos += r->rec_bytes;
             if (psr_key_bucket(row->key, r->h.n_buckets) != bucket)
@@ -1123,7 +1107,7 @@ int ckpt_dense_next(ckpt_reader_t *r, ckpt_dense_block_t *b, int *eof)
     if (rc != PSR_OK) return r_fail(r, rc);
     b->id = s->id;
     b->n = n;
-    b->step = (int64_t)get_u64(st);
+    b->step = (int64_t)psr_get_u64(st);
     b->floats = (const float *)(const void *)r->buf;
     return PSR_OK;
 }

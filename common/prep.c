@@ -27,7 +27,6 @@
 #include "reader.h"
 
 #define PREP_BUF_BYTES ((size_t)1 << 20)
-#define PREP_TOKEN_SHOWN 40
 
 /* ---- schema from the config ------------------------------------------------------------- */
 
@@ -113,26 +112,6 @@ char *prep_out_name(const char *out_dir, const char *in)
 
 /* ---- csv / movielens rows (P3) ------------------------------------------------------------ */
 
-/* Quote up to PREP_TOKEN_SHOWN bytes: printable ASCII as is, others as \xNN, "..." when cut. */
-static void quote_token(char *out, size_t cap, const char *s, size_t n)
-{
-    size_t o = 0, shown = n < PREP_TOKEN_SHOWN ? n : PREP_TOKEN_SHOWN;
-    for (size_t i = 0; i < shown && o + 5 < cap; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c < 0x7f && c != '\\') {
-            out[o++] = (char)c;
-        } else {
-            snprintf(out + o, cap - o, "\\x%02x", c);
-            o += 4;
-        }
-    }
-    if (shown < n && o + 4 < cap) {
-        memcpy(out + o, "...", 3);
-        o += 3;
-    }
-    out[o < cap ? o : cap - 1] = '\0';
-}
-
 /* A finite decimal number: [-+]? (digits [. digits*] | . digits) ([eE] [-+]? digits)? */
 static int parse_number(const char *s, size_t n, double *out)
 {
@@ -215,8 +194,9 @@ static int bad_row(const prep_text_t *t, const char *line, const char *e, int ki
 {
     size_t n = count_fields(t, line, e);
     if (n != (size_t)t->n_cols) kind = BAD_COUNT;
-    char shown[PREP_TOKEN_SHOWN * 4 + 8];
-    if (kind == BAD_LABEL || kind == BAD_DENSE) quote_token(shown, sizeof shown, tok, tok_len);
+    char shown[RD_TOKEN_SHOWN * 4 + 8];
+    if (kind == BAD_LABEL || kind == BAD_DENSE)
+        rd_quote_token(shown, sizeof shown, tok, tok_len);
     switch (kind) {
     case BAD_COUNT:
         snprintf(why, cap, "expected %d fields separated by %s, found %zu", t->n_cols,

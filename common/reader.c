@@ -43,7 +43,6 @@
 #define RD_GZ_BUF_BYTES (1u << 20)        /* zlib's compressed-input buffer (gzbuffer) */
 #define RD_MAX_LINE ((size_t)16 << 20)    /* longer lines are malformed rows, skipped */
 #define RD_SMALL_INT 4096                 /* integers in [0, RD_SMALL_INT) use tables */
-#define RD_TOKEN_SHOWN 40                 /* bytes of an offending token quoted in a message */
 
 /* ------------------------------------------------------------------------------------ */
 /* Row parsing                                                                          */
@@ -119,9 +118,7 @@ static inline int parse_int(const char **pp, const char *e, int64_t *out)
     return INT_OK;
 }
 
-/* Quote up to RD_TOKEN_SHOWN bytes of s[0..n) into out: printable ASCII as is, other bytes as
- * \xNN, "..." when cut. */
-static void quote_token(char *out, size_t cap, const char *s, size_t n)
+void rd_quote_token(char *out, size_t cap, const char *s, size_t n)
 {
     size_t o = 0;
     size_t shown = n < RD_TOKEN_SHOWN ? n : RD_TOKEN_SHOWN;
@@ -155,7 +152,7 @@ static int bad_row(const char *line, const char *e, int kind, int f, const char 
     char shown[RD_TOKEN_SHOWN * 4 + 8];
     if (kind != BAD_COUNT) {
         const char *t = memchr(tok, '\t', (size_t)(e - tok));
-        quote_token(shown, sizeof shown, tok, (size_t)((t ? t : e) - tok));
+        rd_quote_token(shown, sizeof shown, tok, (size_t)((t ? t : e) - tok));
     }
     switch (kind) {
     case BAD_COUNT:

@@ -31,6 +31,7 @@
 #ifndef PSR_READER_H
 #define PSR_READER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -39,6 +40,7 @@
 #define RD_CRITEO_CAT 26
 #define RD_CRITEO_FIELDS (RD_CRITEO_INT + RD_CRITEO_CAT)
 #define RD_MAX_REPORTED_BAD 10 /* malformed rows printed individually per reader */
+#define RD_TOKEN_SHOWN 40      /* bytes of an offending token quoted in a message */
 
 typedef struct {
     float label;                   /* 0 or 1 */
@@ -109,6 +111,10 @@ int64_t rd_bad_rows(const rd_reader_t *r);  /* malformed rows skipped since open
 
 /* Close and free; accepts NULL. */
 void rd_close(rd_reader_t *r);
+
+/* Quote up to RD_TOKEN_SHOWN bytes of s[0..n) into out for a message: printable ASCII as
+ * is, other bytes as \xNN, "..." when cut. out needs RD_TOKEN_SHOWN * 4 + 8 bytes. */
+void rd_quote_token(char *out, size_t cap, const char *s, size_t n);
 
 /* Parse one Criteo line (no trailing newline; may end in '\r') into *row.
  * Returns PSR_OK or PSR_ERR_DATA with a reason in `why` (without file:line). */
