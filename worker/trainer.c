@@ -346,15 +346,16 @@ static int write_replica(const trainer_t *t, const char *stage, int64_t step, in
     float *blk = psr_xmalloc(3 * WIRE_DENSE_BLOCK * sizeof *blk);
     ckpt_writer_t *w = NULL;
     int rc = ckpt_dense_create(&w, stage, step, level);
+    *digest = 0; /* replica_digest's sum, over the blocks as they are written */
     for (int64_t b = 0; b < t->net.n_blocks && rc == PSR_OK; b++) {
         replica_block(t, b, blk);
+        *digest += psr_row_digest((uint64_t)b, blk, 3 * WIRE_DENSE_BLOCK, t->step);
         rc = ckpt_dense_put(w, (uint32_t)b, blk, 3 * WIRE_DENSE_BLOCK, t->step);
     }
     if (rc == PSR_OK)
         rc = ckpt_writer_close(w, info);
     else
         ckpt_writer_abort(w);
-    *digest = replica_digest(t, blk);
     free(blk);
     return rc;
 }
