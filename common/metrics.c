@@ -1,4 +1,4 @@
-/* metrics: AUC and logloss over (score, label) arrays. See metrics.h for the contracts.
+/* metrics: AUC, logloss, RMSE and MAE over (score, label) arrays. See metrics.h for the contracts.
  *
  * AUC is exact with ties counted one half: the scores of positives and of negatives are
  * mapped to order-preserving unsigned integers, each class is radix-sorted on its own, and
@@ -199,5 +199,24 @@ double met_logloss_d(const double *p, const float *label, size_t n)
     if (n == 0) return NAN;
     double s = 0.0;
     for (size_t i = 0; i < n; i++) s += ll_one(p[i], (double)label[i]);
+    return s / (double)n;
+}
+
+double met_rmse(const float *pred, const float *label, size_t n)
+{
+    if (n == 0) return NAN;
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)pred[i] - (double)label[i]; /* in double: no float cancellation */
+        s += d * d;
+    }
+    return sqrt(s / (double)n);
+}
+
+double met_mae(const float *pred, const float *label, size_t n)
+{
+    if (n == 0) return NAN;
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) s += fabs((double)pred[i] - (double)label[i]);
     return s / (double)n;
 }

@@ -1,5 +1,5 @@
 /* metrics: evaluation measures over (score, label) arrays. Pure functions, no allocation
- * except met_auc's sort scratch. */
+ * except met_auc's sort scratch. Top-K ranking measures live in topk.h. */
 #ifndef PSR_METRICS_H
 #define PSR_METRICS_H
 
@@ -17,5 +17,10 @@ double met_logloss(const float *p, const float *label, size_t n);
 /* The same two over double-precision probabilities (used by the generator's optimum). */
 double met_auc_d(const double *score, const float *label, size_t n);
 double met_logloss_d(const double *p, const float *label, size_t n);
+
+/* Rating-prediction errors of pred against label (real-valued ratings): root mean squared error
+ * and mean absolute error. Double accumulation; NaN when n == 0; a NaN input gives NaN. */
+double met_rmse(const float *pred, const float *label, size_t n);
+double met_mae(const float *pred, const float *label, size_t n);
 
 #endif

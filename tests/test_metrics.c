@@ -1,5 +1,5 @@
 /* test_metrics: met_auc / met_auc_d against a brute-force pair count (the naive twin), hand
- * cases, the NaN contract, and logloss against hand values. */
+ * cases, the NaN contract, logloss, RMSE and MAE against hand values. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -223,8 +223,30 @@ static void test_logloss(void)
     CHECK_NEAR(met_logloss_d(pwd, yw, 2), -log(1e-7), 1e-9, 0);
 }
 
+static void test_rmse_mae(void)
+{
+    /* errors pred - label: 0.5, -1, 2, 0 (all exact in float)
+     * squares 0.25 + 1 + 4 + 0 = 5.25, / 4 = 1.3125, RMSE = sqrt(1.3125) = 1.1456439...
+     * |errors| 0.5 + 1 + 2 + 0 = 3.5, MAE = 3.5 / 4 = 0.875 */
+    const float pred[4] = {4.5f, 2.0f, 5.0f, 3.0f};
+    const float label[4] = {4.0f, 3.0f, 3.0f, 3.0f};
+    CHECK_NEAR(met_rmse(pred, label, 4), 1.14564392373896, 1e-15, 0);
+    CHECK_NEAR(met_mae(pred, label, 4), 0.875, 0, 0);
+    /* first element only: RMSE = MAE = 0.5 */
+    CHECK_NEAR(met_rmse(pred, label, 1), 0.5, 0, 0);
+    CHECK_NEAR(met_mae(pred, label, 1), 0.5, 0, 0);
+    /* last element alone: error 0 */
+    CHECK_NEAR(met_rmse(pred + 3, label + 3, 1), 0.0, 0, 0);
+    CHECK(isnan(met_rmse(pred, label, 0)));
+    CHECK(isnan(met_mae(pred, label, 0)));
+    const float pn[2] = {1.0f, NAN};
+    CHECK(isnan(met_rmse(pn, label, 2)));
+    CHECK(isnan(met_mae(pn, label, 2)));
+}
+
 int main(void)
 {
+    test_rmse_mae();
     test_hand_cases();
     test_nan_contract();
     test_logloss();
