@@ -32,10 +32,14 @@ int main(int argc, char **argv)
     memset(&o, 0, sizeof o);
     o.n_servers = 1;
     o.n_workers = 1;
-    o.width = W;
+    o.tables.n = 1; /* one Adam table, as an FM job has */
+    snprintf(o.tables.t[0].name, sizeof o.tables.t[0].name, "features");
+    o.tables.t[0].width = W;
+    o.tables.t[0].optim = PSR_OPTIM_ADAM;
+    o.tables.t[0].init_std = 0.01f;
+    o.tables.t[0].zero_first = 1;
     o.n_buckets = 4096;
     o.seed = 1;
-    o.init_std = 0.01f;
 
     ps_table_t t;
     ps_table_init(&t, W, 1, 0.01f, rows);
@@ -62,7 +66,7 @@ int main(int argc, char **argv)
     ckpt_file_info_t fi[4];
     t0 = psr_now();
     int rc = ckpt_stage(root, 1, &stage);
-    if (rc == PSR_OK) rc = ps_server_write_rows(&o, 0, &t, stage, 1, level, &fi[0]);
+    if (rc == PSR_OK) rc = ps_server_write_rows(&o, 0, 0, &t, stage, 1, level, &fi[0]);
     double t_rows = psr_now() - t0;
     ckpt_writer_t *w = NULL;
     if (rc == PSR_OK) rc = ckpt_dense_create(&w, stage, 1, level);

@@ -419,10 +419,11 @@ int bks_next(bks_t *s, rd_row_t *row)
         blk_block_criteo(b, i, row);
     } else {
         uint32_t o = s->w_off[i];
+        rd_row_criteo_shape(row);
         row->label = s->w_label[i];
-        memcpy(row->key, s->w_key + o, sizeof row->key);
-        memcpy(row->val, s->w_val + o, sizeof row->val);
-        memcpy(row->dense, s->w_dense + i * RD_CRITEO_INT, sizeof row->dense);
+        memcpy(row->key, s->w_key + o, sizeof row->i_key);
+        memcpy(row->val, s->w_val + o, sizeof row->i_val);
+        memcpy(row->dense, s->w_dense + i * RD_CRITEO_INT, sizeof row->i_dense);
     }
     return 1;
 }

@@ -34,7 +34,7 @@ static const char BLK_FRAME_MAGIC[4] = {'P', 'S', 'R', 'B'};
 #define BLK_MAX_RAW_BYTES ((size_t)64 << 20) /* a writer flushes before a block gets larger */
 #define BLK_OUT_BUF_BYTES ((size_t)1 << 20)  /* stdio buffer of a writer */
 
-static const char *const kind_names[] = {"dense", "cat", "multi", "user", "item"};
+static const char *const kind_names[] = {"dense", "cat", "multi", "user", "item", "time"};
 _Static_assert(sizeof kind_names / sizeof kind_names[0] == BLK_FIELD_KIND_COUNT, "kind_names");
 
 const char *blk_field_kind_name(int kind)
@@ -93,6 +93,13 @@ static int schema_has_multi(const blk_schema_t *s)
     return 0;
 }
 
+int blk_schema_time_field(const blk_schema_t *s)
+{
+    for (int f = 0; f < s->n_fields; f++)
+        if (s->kind[f] == BLK_FIELD_TIME) return f;
+    return -1;
+}
+
 int blk_schema_check(const blk_schema_t *s, const char *what)
 {
     PSR_RETURN_IF(s->n_fields < 1 || s->n_fields > BLK_MAX_FIELDS, PSR_ERR_FORMAT,
@@ -101,12 +108,17 @@ int blk_schema_check(const blk_schema_t *s, const char *what)
                   "%s: int_mode %d is not a known mode", what, s->int_mode);
     PSR_RETURN_IF(s->format < 0 || s->format >= CFG_FORMAT_COUNT, PSR_ERR_FORMAT,
                   "%s: source format %d is not a known format", what, s->format);
-    int dense = 0, user = -1, item = -1;
+    int dense = 0, user = -1, item = -1, time = -1;
     for (int f = 0; f < s->n_fields; f++) {
         int k = s->kind[f];
         PSR_RETURN_IF(k >= BLK_FIELD_KIND_COUNT, PSR_ERR_FORMAT,
                       "%s: field %d has kind %d, not a known kind", what, f, k);
         dense += k == BLK_FIELD_DENSE;
+        if (k == BLK_FIELD_TIME) {
+            PSR_RETURN_IF(time >= 0, PSR_ERR_FORMAT, "%s: fields %d and %d are both times",
+                          what, time, f);
+            time = f;
+        }
         if (k == BLK_FIELD_USER) {
             PSR_RETURN_IF(user >= 0, PSR_ERR_FORMAT, "%s: fields %d and %d are both user ids",
                           what, user, f);
@@ -1076,8 +1088,9 @@ int blk_read_block(blk_file_t *f, int64_t i, blk_block_t *b)
 void blk_block_criteo(const blk_block_t *b, int64_t i, rd_row_t *row)
 {
     uint32_t o = b->off[i];
+    rd_row_criteo_shape(row);
     row->label = b->label[i];
-    memcpy(row->key, b->key + o, sizeof row->key);
-    memcpy(row->val, b->val + o, sizeof row->val);
-    memcpy(row->dense, b->dense + i * RD_CRITEO_INT, sizeof row->dense);
+    memcpy(row->key, b->key + o, sizeof row->i_key);
+    memcpy(row->val, b->val + o, sizeof row->i_val);
+    memcpy(row->dense, b->dense + i * RD_CRITEO_INT, sizeof row->i_dense);
 }

@@ -107,14 +107,16 @@ typedef enum {
     BLK_FIELD_MULTI, /* any number of categorical tokens */
     BLK_FIELD_USER,  /* categorical, the user id */
     BLK_FIELD_ITEM,  /* categorical, the item id */
+    BLK_FIELD_TIME,  /* integer seconds: key = the value as a two's-complement u64, value 1;
+                        never a model feature (models skip it), the row's time */
     BLK_FIELD_KIND_COUNT
 } blk_field_kind_t;
 
-/* "dense", "cat", "multi", "user", "item"; "?" out of range. */
+/* "dense", "cat", "multi", "user", "item", "time"; "?" out of range. */
 const char *blk_field_kind_name(int kind);
 
 /* What the features of a file are (B1, B2). Plain data. */
-typedef struct {
+typedef struct blk_schema {
     int32_t format;     /* enum cfg_data_format of the source text (informational) */
     int32_t int_mode;   /* enum cfg_int_mode */
     int32_t n_fields;   /* [1, BLK_MAX_FIELDS] */
@@ -129,6 +131,8 @@ typedef struct {
 void blk_schema_criteo(blk_schema_t *s, int int_mode);
 /* B2. */
 uint64_t blk_schema_fingerprint(const blk_schema_t *s);
+/* The field of kind TIME, or -1 (at most one; blk_schema_check). */
+int blk_schema_time_field(const blk_schema_t *s);
 /* 1 when rows of this schema convert to rd_row_t: 39 fields, 0..12 DENSE, 13..38 CAT, USER
  * or ITEM (single-valued), so every row has exactly rd_row_t's 39 features and 13 dense. */
 int blk_schema_is_criteo(const blk_schema_t *s);

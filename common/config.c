@@ -19,6 +19,8 @@
  *     configs have equal bytes. */
 #include "config.h"
 
+#include "optim.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -62,6 +64,7 @@ typedef struct {
     int n_names;
     int min_len, max_len;               /* integer lists: allowed number of items */
     const int *def_ints;                /* integer lists: default items, n_def_ints of them */
+    const char *def_str;                /* single paths: default (NULL: "") */
     int n_def_ints;
     size_t offset;                      /* of the field in cfg_t */
 } cfg_key_t;
@@ -74,7 +77,6 @@ static const char *const cfg_sections[] = {"cluster", "data", "model",      "opt
                                            "train",   "eval", "checkpoint", "embedding"};
 _Static_assert(sizeof cfg_sections / sizeof cfg_sections[0] == SEC_COUNT, "cfg_sections");
 
-static const char *const model_names[] = {"lr", "fm", "deepfm", "dlrm"};
 static const char *const precision_names[] = {"fp32", "fp16"};
 static const char *const source_names[] = {"files", "generate"};
 _Static_assert(sizeof source_names / sizeof source_names[0] == CFG_SOURCE_COUNT, "source_names");
@@ -82,7 +84,18 @@ static const char *const truth_names[] = {"fm", "deep"};
 _Static_assert(sizeof truth_names / sizeof truth_names[0] == CFG_TRUTH_COUNT, "truth_names");
 _Static_assert(sizeof precision_names / sizeof precision_names[0] == CFG_PRECISION_COUNT,
                "precision_names");
-_Static_assert(sizeof model_names / sizeof model_names[0] == CFG_MODEL_TYPE_COUNT, "model_names");
+static const char *const split_names[] = {"files", "random", "leave_last_out"};
+_Static_assert(sizeof split_names / sizeof split_names[0] == CFG_SPLIT_COUNT, "split_names");
+static const char *const loss_names[] = {"auto", "bce", "mse", "bpr"};
+_Static_assert(sizeof loss_names / sizeof loss_names[0] == CFG_LOSS_COUNT, "loss_names");
+static const char *const sampler_names[] = {"uniform", "popularity"};
+_Static_assert(sizeof sampler_names / sizeof sampler_names[0] == CFG_SAMPLER_COUNT, "sampler");
+static const char *const task_names[] = {"auto", "ctr", "rating", "topk"};
+_Static_assert(sizeof task_names / sizeof task_names[0] == CFG_TASK_COUNT, "task_names");
+static const char *const protocol_names[] = {"full", "sampled"};
+_Static_assert(sizeof protocol_names / sizeof protocol_names[0] == CFG_PROTOCOL_COUNT, "protocol");
+static const char *const optim_names[] = {"adam", "adagrad", "rowwise_adagrad"};
+_Static_assert(sizeof optim_names / sizeof optim_names[0] == PSR_OPTIM_COUNT, "optim_names");
 static const char *const format_names[] = {"criteo", "csv", "movielens"};
 _Static_assert(sizeof format_names / sizeof format_names[0] == CFG_FORMAT_COUNT, "format_names");
 static const char *const int_mode_names[] = {"bucket", "dense"};
@@ -94,7 +107,7 @@ _Static_assert(sizeof dense_sync_names / sizeof dense_sync_names[0] == CFG_DENSE
 static const char *const decay_names[] = {"none", "linear", "cosine"};
 _Static_assert(sizeof decay_names / sizeof decay_names[0] == CFG_DECAY_COUNT, "decay_names");
 static const char *const column_names[] = {"label", "dense", "cat",   "multi",
-                                           "user",  "item",  "ignore"};
+                                           "user",  "item",  "ignore", "time"};
 _Static_assert(sizeof column_names / sizeof column_names[0] == CFG_COL_COUNT, "column_names");
 static const char *const separator_names[] = {"tab",  "comma", "semicolon",
                                               "pipe", "space", "double_colon"};
@@ -109,6 +122,7 @@ _Static_assert(sizeof multi_separator_names / sizeof multi_separator_names[0] ==
 static const int mlp_default[] = {400, 400, 400};
 static const int bottom_mlp_default[] = {512, 256, 16};
 static const int top_mlp_default[] = {512, 256, 1};
+static const int tower_default[] = {64, 32, 16};
 
 /* offsetof(cfg_t, f) that refuses to compile unless field f has exactly type T, so a row can
  * never write an int64_t into an int. CFG_OFF_ARRAY does the same for an array field, whose
@@ -156,6 +170,10 @@ typedef char cfg_path_buf_t[CFG_PATH_MAX];
       .offset = CFG_OFF(f, cfg_ints_t) }
 #define KEY_PATH(k, f)                                                                          \
     { .name = k, .type = CT_PATH, .offset = CFG_OFF_ARRAY(f, cfg_path_buf_t) }
+/* A name held like a path, with a default; its allowed values are checked by whoever owns
+ * them (model.type: the model registry, worker/model.c). */
+#define KEY_NAME(k, f, dflt)                                                                    \
+    { .name = k, .type = CT_PATH, .def_str = dflt, .offset = CFG_OFF_ARRAY(f, cfg_path_buf_t) }
 /* A list of 0 to CFG_MAX_COLUMNS names from names_; default the empty list. */
 #define KEY_ENUMS(k, f, names_)                                                                 \
     { .name = k, .type = CT_ENUMS, .min = {.i = 0}, .max = {.i = (int64_t)N_OF(names_) - 1},     \
@@ -187,14 +205,22 @@ static const cfg_key_t cfg_keys[] = {
     KEY_I64("data.gen_test_rows", data.gen_test_rows, 0, I64_2P62, 0),
     KEY_U64("data.gen_seed", data.gen_seed, 0, (uint64_t)INT64_MAX, 1),
     KEY_ENUM("data.gen_truth", data.gen_truth, truth_names, CFG_TRUTH_FM),
+    KEY_ENUM("data.split", data.split, split_names, CFG_SPLIT_FILES),
+    KEY_DBL("data.test_fraction", data.test_fraction, '(', 0.0, 1.0, ')', 0.2),
+    KEY_DBL("data.min_rating", data.min_rating, '[', 0.0, 1e9, ']', 0.0),
 
-    KEY_ENUM("model.type", model.type, model_names, CFG_MODEL_FM),
+    KEY_NAME("model.type", model.type, "fm"),
     KEY_INT("model.dim", model.dim, 1, 1024, 8),
     KEY_DBL("model.init_std", model.init_std, '[', 0.0, 10.0, ']', 0.01),
     KEY_INTS("model.mlp", model.mlp, 1, 65536, 0, CFG_MAX_INTS, mlp_default),
     KEY_INTS("model.bottom_mlp", model.bottom_mlp, 1, 65536, 1, CFG_MAX_INTS, bottom_mlp_default),
     KEY_INTS("model.top_mlp", model.top_mlp, 1, 65536, 1, CFG_MAX_INTS, top_mlp_default),
     KEY_DBL("model.dropout", model.dropout, '[', 0.0, 1.0, ')', 0.0),
+    KEY_INTS("model.tower", model.tower, 1, 65536, 1, CFG_MAX_INTS, tower_default),
+    KEY_DBL("model.l2", model.l2, '[', 0.0, 1000.0, ']', 0.0),
+    KEY_ENUM("model.loss", model.loss, loss_names, CFG_LOSS_AUTO),
+    KEY_INT("model.negatives", model.negatives, 1, 1000, 4),
+    KEY_ENUM("model.negative_sampler", model.negative_sampler, sampler_names, CFG_SAMPLER_UNIFORM),
 
     KEY_DBL("optimizer.lr", optimizer.lr, '(', 0.0, 100.0, ']', 0.01),
     KEY_DBL("optimizer.beta1", optimizer.beta1, '[', 0.0, 1.0, ')', 0.9),
@@ -206,6 +232,8 @@ static const cfg_key_t cfg_keys[] = {
     KEY_ENUM("optimizer.decay", optimizer.decay, decay_names, CFG_DECAY_NONE),
     KEY_I64("optimizer.decay_steps", optimizer.decay_steps, 0, I64_2P62, 0),
     KEY_DBL("optimizer.min_lr_ratio", optimizer.min_lr_ratio, '[', 0.0, 1.0, ']', 0.0),
+    KEY_DBL("optimizer.initial_accumulator", optimizer.initial_accumulator, '[', 0.0, 1000.0,
+            ']', 0.0),
 
     KEY_INT("train.epochs", train.epochs, 1, 1000000, 1),
     KEY_INT("train.batch_size", train.batch_size, 1, 1048576, 1024),
@@ -217,6 +245,10 @@ static const cfg_key_t cfg_keys[] = {
     KEY_INT("train.dense_pull_every", train.dense_pull_every, 1, 1000000, 1),
 
     KEY_I64("eval.every_steps", eval.every_steps, 0, I64_2P62, 0),
+    KEY_ENUM("eval.task", eval.task, task_names, CFG_TASK_AUTO),
+    KEY_INT("eval.k", eval.k, 1, 1000, 10),
+    KEY_ENUM("eval.protocol", eval.protocol, protocol_names, CFG_PROTOCOL_FULL),
+    KEY_INT("eval.negatives", eval.negatives, 1, 100000, 100),
 
     KEY_PATH("checkpoint.dir", checkpoint.dir),
     KEY_I64("checkpoint.every_steps", checkpoint.every_steps, 0, I64_2P62, 0),
@@ -229,6 +261,8 @@ static const cfg_key_t cfg_keys[] = {
     KEY_I64("embedding.ttl_steps", embedding.ttl_steps, 0, I64_2P62, 0),
     KEY_I64("embedding.sketch_width", embedding.sketch_width, 1024, INT64_C(1) << 30, 1 << 20),
     KEY_ENUM("embedding.precision", embedding.precision, precision_names, CFG_PRECISION_FP32),
+    KEY_ENUM("embedding.optimizer", embedding.optimizer, optim_names, PSR_OPTIM_ADAM),
+    KEY_PATHS("embedding.tables", embedding.tables),
 };
 #define N_KEYS N_OF(cfg_keys)
 
@@ -1134,6 +1168,8 @@ void cfg_defaults(cfg_t *c)
             memcpy(L->v, k->def_ints, (size_t)k->n_def_ints * sizeof *L->v);
         } else {
             key_put(c, k, k->def); /* no-op for path lists and single paths */
+            if (k->type == CT_PATH && k->def_str)
+                snprintf(FIELD(c, k, char), CFG_PATH_MAX, "%s", k->def_str);
         }
     }
 }
@@ -1243,7 +1279,7 @@ static int validate_columns(const cfg_t *c)
         return PSR_OK;
     }
     if (L->n == 0) {
-        if (c->data.format == CFG_FORMAT_MOVIELENS) return PSR_OK; /* user, item, label, ignore */
+        if (c->data.format == CFG_FORMAT_MOVIELENS) return PSR_OK; /* user, item, label, time */
         return PSR_ERR(PSR_ERR_CONFIG, "invalid config: data.format is csv but data.columns is "
                        "empty; list the kind of every column in order, e.g. columns: [label, "
                        "dense*13, cat*26]");
@@ -1271,7 +1307,12 @@ static int validate_columns(const cfg_t *c)
                            "others 'cat'", count[v], column_names[v], first[v], second[v],
                            count[v] > 2 ? ", ..." : "",
                            column_names[v]);
-    int features = L->n - count[CFG_COL_LABEL] - count[CFG_COL_IGNORE];
+    if (count[CFG_COL_TIME] > 1)
+        return PSR_ERR(PSR_ERR_CONFIG, "invalid config: data.columns has %d 'time' columns "
+                       "(columns %d and %d%s); at most one column can be the time; make the "
+                       "others 'ignore' or 'dense'", count[CFG_COL_TIME], first[CFG_COL_TIME],
+                       second[CFG_COL_TIME], count[CFG_COL_TIME] > 2 ? ", ..." : "");
+    int features = L->n - count[CFG_COL_LABEL] - count[CFG_COL_IGNORE] - count[CFG_COL_TIME];
     if (features == 0)
         return PSR_ERR(PSR_ERR_CONFIG, "invalid config: data.columns has no feature column; at "
                        "least one column must be dense, cat, multi, user or item");
@@ -1382,22 +1423,6 @@ int cfg_validate(const cfg_t *c)
                        "data.test is empty; set data.test (or --set data.test=PATH), or set "
                        "eval.every_steps to 0", c->eval.every_steps);
 
-    /* DLRM: the bottom MLP turns the dense features into one more embedding-sized vector that
-     * enters the pairwise dot products, and the top MLP ends in the click logit. */
-    if (c->model.type == CFG_MODEL_DLRM) {
-        int bottom = c->model.bottom_mlp.v[c->model.bottom_mlp.n - 1];
-        int top = c->model.top_mlp.v[c->model.top_mlp.n - 1];
-        if (bottom != c->model.dim)
-            return PSR_ERR(PSR_ERR_CONFIG, "invalid config: model.bottom_mlp ends in %d but "
-                           "model.dim is %d; with model.type dlrm the bottom MLP's last width "
-                           "must equal model.dim (its output is one more embedding); change "
-                           "the last item of model.bottom_mlp or model.dim", bottom,
-                           c->model.dim);
-        if (top != 1)
-            return PSR_ERR(PSR_ERR_CONFIG, "invalid config: model.top_mlp ends in %d; with "
-                           "model.type dlrm its last width must be 1 (the click logit); end "
-                           "model.top_mlp with 1", top);
-    }
     if (c->optimizer.decay != CFG_DECAY_NONE && c->optimizer.decay_steps == 0 &&
         c->train.max_steps == 0)
         return PSR_ERR(PSR_ERR_CONFIG, "invalid config: optimizer.decay is %s but "
@@ -1490,11 +1515,6 @@ void cfg_print(const cfg_t *c, FILE *f)
     }
 }
 
-const char *cfg_model_name(int type)
-{
-    return type >= 0 && type < CFG_MODEL_TYPE_COUNT ? model_names[type] : "unknown";
-}
-
 const char *cfg_enum_name(const char *key, int value)
 {
     for (size_t i = 0; i < N_KEYS; i++) {
@@ -1505,37 +1525,17 @@ const char *cfg_enum_name(const char *key, int value)
     return NULL;
 }
 
-int cfg_row_width(const cfg_t *c)
-{
-    return c->model.type == CFG_MODEL_LR ? 1 : 1 + c->model.dim;
-}
-
-static size_t ints_desc(char *buf, size_t cap, const char *name, const cfg_ints_t *v)
-{
-    size_t o = (size_t)snprintf(buf, cap, " %s=[", name);
-    for (int i = 0; i < v->n && o < cap; i++)
-        o += (size_t)snprintf(buf + o, cap - o, "%s%d", i ? "," : "", v->v[i]);
-    if (o < cap) o += (size_t)snprintf(buf + o, cap - o, "]");
-    return o;
-}
-
-void cfg_model_desc(const cfg_t *c, char *buf, size_t cap)
-{
-    size_t o = (size_t)snprintf(buf, cap, "type=%s width=%d", cfg_model_name(c->model.type),
-                                cfg_row_width(c));
-    if (c->model.type == CFG_MODEL_DEEPFM && o < cap)
-        o += ints_desc(buf + o, cap - o, "mlp", &c->model.mlp);
-    if (c->model.type == CFG_MODEL_DLRM && o < cap) {
-        o += ints_desc(buf + o, cap - o, "bottom_mlp", &c->model.bottom_mlp);
-        if (o < cap) ints_desc(buf + o, cap - o, "top_mlp", &c->model.top_mlp);
-    }
-}
-
 void cfg_schema_desc(const cfg_t *c, char *buf, size_t cap)
 {
     /* keys=1: the feature-key hashing of common/hash.c and the reader rules of reader.h */
-    snprintf(buf, cap, "format=%s int_mode=%s keys=1", cfg_enum_name("data.format", c->data.format),
-             cfg_enum_name("data.int_mode", c->data.int_mode));
+    size_t o = (size_t)snprintf(buf, cap, "format=%s int_mode=%s keys=1",
+                                cfg_enum_name("data.format", c->data.format),
+                                cfg_enum_name("data.int_mode", c->data.int_mode));
+    if (c->data.format == CFG_FORMAT_CRITEO) return; /* as before columns existed */
+    /* csv / movielens: what each column is (the keys' field numbers follow from it) */
+    for (int j = 0; j < c->data.columns.n && o + 16 < cap; j++)
+        o += (size_t)snprintf(buf + o, cap - o, "%s%s", j ? "," : " columns=",
+                              column_names[c->data.columns.v[j]]);
 }
 
 uint64_t cfg_fingerprint(const char *desc)

@@ -16,13 +16,6 @@
 #include <stdint.h>
 #include <stdio.h>
 
-enum cfg_model_type {
-    CFG_MODEL_LR,     /* logistic regression */
-    CFG_MODEL_FM,     /* factorization machine */
-    CFG_MODEL_DEEPFM, /* FM plus an MLP over the concatenated factors (model.mlp) */
-    CFG_MODEL_DLRM,   /* DLRM: bottom MLP on dense features, dot interactions, top MLP */
-    CFG_MODEL_TYPE_COUNT
-};
 /* Text format of the input files (docs/DATA.md). Training reads criteo text directly; csv and
  * movielens text is converted by `psrec prep` (docs/BLOCKS.md). */
 enum cfg_data_format {
@@ -40,6 +33,7 @@ enum cfg_column {
     CFG_COL_USER,   /* categorical, marked as the user id (at most one) */
     CFG_COL_ITEM,   /* categorical, marked as the item id (at most one) */
     CFG_COL_IGNORE, /* skipped */
+    CFG_COL_TIME,   /* integer seconds (at most one): time-ordered splits, histories */
     CFG_COL_COUNT
 };
 /* Column separator of csv files (movielens always uses "::"). */
@@ -70,6 +64,22 @@ enum cfg_source { CFG_SOURCE_FILES, CFG_SOURCE_GENERATE, CFG_SOURCE_COUNT };
 enum cfg_truth { CFG_TRUTH_FM, CFG_TRUTH_DEEP, CFG_TRUTH_COUNT };
 /* How servers store embedding rows (docs/CONFIG.md, embedding). */
 enum cfg_precision { CFG_PRECISION_FP32, CFG_PRECISION_FP16, CFG_PRECISION_COUNT };
+/* How the data are split into training and test rows (data.split). */
+enum cfg_split {
+    CFG_SPLIT_FILES,          /* data.train and data.test */
+    CFG_SPLIT_RANDOM,         /* a seeded data.test_fraction of data.train's rows */
+    CFG_SPLIT_LEAVE_LAST_OUT, /* each user's latest interaction (by the time column) */
+    CFG_SPLIT_COUNT
+};
+/* Training loss (model.loss); auto: the task's (bce for clicks and implicit feedback, mse
+ * for ratings). The others follow enum wk_loss_kind (worker/loss.h) shifted by one. */
+enum cfg_loss { CFG_LOSS_AUTO, CFG_LOSS_BCE, CFG_LOSS_MSE, CFG_LOSS_BPR, CFG_LOSS_COUNT };
+/* How negatives are drawn from the item catalogue (model.negative_sampler). */
+enum cfg_sampler { CFG_SAMPLER_UNIFORM, CFG_SAMPLER_POPULARITY, CFG_SAMPLER_COUNT };
+/* Evaluation task (eval.task); auto: the model's own. */
+enum cfg_task { CFG_TASK_AUTO, CFG_TASK_CTR, CFG_TASK_RATING, CFG_TASK_TOPK, CFG_TASK_COUNT };
+/* Top-K protocol (eval.protocol). */
+enum cfg_protocol { CFG_PROTOCOL_FULL, CFG_PROTOCOL_SAMPLED, CFG_PROTOCOL_COUNT };
 /* Learning-rate schedule after the warmup (docs/CONFIG.md, optimizer). */
 enum cfg_decay { CFG_DECAY_NONE, CFG_DECAY_LINEAR, CFG_DECAY_COSINE, CFG_DECAY_COUNT };
 
@@ -116,9 +126,14 @@ typedef struct {
         int64_t gen_test_rows; /* generate: test rows (0 = none); [0, 2^62], default 0 */
         uint64_t gen_seed;   /* generate: seed of the planted model; [0, 2^63), default 1 */
         int gen_truth;       /* generate: enum cfg_truth; "fm" (default) | "deep" */
+        int split;           /* enum cfg_split; "files" (default) | "random" | "leave_last_out" */
+        double test_fraction;/* split random: share of rows held out; (0, 1), default 0.2 */
+        double min_rating;   /* top-K task: rows with a lower label are not positives;
+                                [0, 1e9], default 0 (labels > 0 are positives) */
     } data;
     struct {
-        int type;        /* enum cfg_model_type; "lr" | "fm" | "deepfm" | "dlrm", default "fm" */
+        char type[CFG_PATH_MAX]; /* a registered model (worker/model.c): lr, fm, deepfm, dlrm,
+                                    mf, neumf, pop; default "fm" */
         int dim;         /* FM factor / embedding dimension; [1, 1024], default 8 */
         double init_std; /* std of the initial factors; [0, 10], default 0.01 */
         cfg_ints_t mlp;        /* deepfm: MLP hidden widths; 0 to 16 items, each [1, 65536],
@@ -128,6 +143,13 @@ typedef struct {
         cfg_ints_t top_mlp;    /* dlrm: top MLP widths; 1 to 16 items, each [1, 65536],
                                   default [512, 256, 1]; last == 1 for dlrm */
         double dropout;  /* drop rate of hidden MLP activations in training; [0, 1), default 0 */
+        cfg_ints_t tower;      /* neumf: MLP tower widths; 1 to 16 items, default [64, 32, 16] */
+        double l2;             /* mf, neumf: L2 penalty on user and item rows per occurrence;
+                                  [0, 1000], default 0 */
+        int loss;              /* enum cfg_loss; "auto" (default) | "bce" | "mse" | "bpr" */
+        int negatives;         /* negatives sampled per positive (implicit feedback);
+                                  [1, 1000], default 4 */
+        int negative_sampler;  /* enum cfg_sampler; "uniform" (default) | "popularity" */
     } model;
     struct {
         double lr;           /* Adam step size; (0, 100], default 0.01 */
@@ -141,6 +163,8 @@ typedef struct {
         int64_t decay_steps; /* step at which decay reaches min_lr_ratio * lr; 0 = train.max_steps;
                                 [0, 2^62], default 0 */
         double min_lr_ratio; /* final lr as a fraction of lr; [0, 1], default 0 */
+        double initial_accumulator; /* adagrad / rowwise_adagrad: accumulator at the start;
+                                       [0, 1000], default 0 */
     } optimizer;
     struct {
         int epochs;             /* passes over data.train; [1, 1000000], default 1 */
@@ -154,6 +178,10 @@ typedef struct {
     } train;
     struct {
         int64_t every_steps; /* evaluate on data.test every N worker steps; 0 = only at the end; [0, 2^62], default 0 */
+        int task;            /* enum cfg_task; "auto" (default): the model's own */
+        int k;               /* top-K list length; [1, 1000], default 10 */
+        int protocol;        /* enum cfg_protocol; "full" (default) | "sampled" */
+        int negatives;       /* sampled protocol: negatives per held-out item; [1, 100000], default 100 */
     } eval;
     struct {
         char dir[CFG_PATH_MAX]; /* checkpoint directory, as written; "" (default) = checkpoints off */
@@ -172,6 +200,10 @@ typedef struct {
         int64_t sketch_width; /* counters per row of the min_count sketch (4 rows);
                                  [1024, 2^30], default 2^20 */
         int precision;        /* enum cfg_precision; "fp32" (default) | "fp16" */
+        int optimizer;        /* enum psr_optim_kind of every table; "adam" (default) |
+                                 "adagrad" | "rowwise_adagrad" */
+        cfg_paths_t tables;   /* per-table settings "TABLE.KEY=VALUE", KEY optimizer or
+                                 init_std; default [] (checked against the model's tables) */
     } embedding;
 } cfg_t;
 
@@ -198,20 +230,14 @@ int cfg_validate(const cfg_t *c);
 /* Write the effective config as YAML (every key, lists in flow style) to `f`. */
 void cfg_print(const cfg_t *c, FILE *f);
 
-/* Name of a model type for messages ("fm"); "unknown" when out of range. */
-const char *cfg_model_name(int type);
-
 /* Name of `value` of enum key `key` ("section.key"), as written in YAML:
  * cfg_enum_name("train.dense_sync", CFG_DENSE_PS) is "ps". Returns "unknown" when the value is
  * out of range and NULL when `key` is not an enum key (a caller's bug). Static storage. */
 const char *cfg_enum_name(const char *key, int value);
 
-/* Floats per sparse row of the model: 1 (lr) or 1 + model.dim. */
-int cfg_row_width(const cfg_t *c);
-/* One-line descriptions of what shapes the parameters ("type=fm width=9") and how rows become
- * features ("format=criteo int_mode=bucket keys=1"); checkpoints store both with their
+/* One-line description of how rows become features ("format=criteo int_mode=bucket keys=1");
+ * checkpoints store it, and the model's (worker/model.h wk_model_desc), with their
  * fingerprints (cfg_fingerprint) and refuse to load into a config that differs. */
-void cfg_model_desc(const cfg_t *c, char *buf, size_t cap);
 void cfg_schema_desc(const cfg_t *c, char *buf, size_t cap);
 uint64_t cfg_fingerprint(const char *desc);
 

@@ -737,6 +737,20 @@ static size_t format_row(const gen_model_t *m, const gen_row_t *row, char *buf)
     return (size_t)(d - buf);
 }
 
+void gen_row_features(const gen_model_t *m, const gen_row_t *row, int int_mode, rd_row_t *out)
+{
+    rd_criteo_begin(out, row->label > 0.5f ? 1.0f : 0.0f);
+    for (int f = 0; f < RD_CRITEO_INT; f++)
+        rd_criteo_int(out, f, row->ints[f] == GEN_MISSING_INT, row->ints[f], int_mode);
+    for (int f = 0; f < RD_CRITEO_CAT; f++) {
+        uint32_t id = row->cats[f];
+        if (id != GEN_MISSING_CAT && id < m->cat[f].vocab)
+            rd_criteo_cat(out, f, m->cat[f].tok + 8 * (size_t)id, 8);
+        else
+            rd_criteo_cat(out, f, "", 0);
+    }
+}
+
 size_t gen_format_row(const gen_model_t *m, const gen_row_t *row, char *buf, size_t cap)
 {
     if (cap >= GEN_LINE_MAX) return format_row(m, row, buf);

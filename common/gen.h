@@ -50,6 +50,10 @@ void gen_draw(const gen_model_t *m, psr_rng_t *rng, gen_row_t *row);
  * row->p of a drawn row is sigmoid of it. For tests that probe the planted function. */
 double gen_logit(const gen_model_t *m, const gen_row_t *row);
 
+/* The features of a row exactly as the text reader would make them from its formatted line
+ * (reader.h rule 2), without the text. */
+void gen_row_features(const gen_model_t *m, const gen_row_t *row, int int_mode, rd_row_t *out);
+
 /* Format a row as one Criteo TSV line with '\n' into buf; returns bytes written (< cap),
  * or 0 if cap is too small. Categorical ids become 8 lowercase hex digits. */
 size_t gen_format_row(const gen_model_t *m, const gen_row_t *row, char *buf, size_t cap);

@@ -18,7 +18,6 @@ struct gensrc {
     uint64_t seed, row_seed;
     int truth, worker, n_workers, int_mode;
     int64_t rows, next, read;
-    char line[4096];
 };
 
 int gensrc_open(gensrc_t **out, uint64_t seed, int stream, int truth, int64_t rows, int worker,
@@ -55,11 +54,7 @@ int gensrc_next(gensrc_t *g, rd_row_t *row)
     psr_rng_seed(&rng, psr_mix64(g->row_seed ^ (uint64_t)i));
     gen_row_t r;
     gen_draw(g->model, &rng, &r);
-    size_t n = gen_format_row(g->model, &r, g->line, sizeof g->line);
-    char why[128];
-    if (n == 0 || rd_parse_criteo(g->line, n - 1, g->int_mode, row, why, sizeof why) != PSR_OK)
-        psr_die(1, "data.source generate: row %lld does not parse (a bug): %s", (long long)i,
-                n ? why : "line too long");
+    gen_row_features(g->model, &r, g->int_mode, row);
     g->read++;
     return 1;
 }

@@ -8,8 +8,8 @@
  *      order rows are drawn in, or on the epoch (every epoch repeats the same rows, like files).
  *  G2. Worker w of W owns the rows with i mod W == w.
  *  G3. A row becomes features exactly as `psrec gen` output read back by the text reader
- *      would: it is formatted as a Criteo line (gen_format_row) and parsed (rd_parse_criteo),
- *      without touching the disk.
+ *      would, through the same field builders (gen_row_features: reader.h's rd_criteo_*),
+ *      without formatting text.
  *  G4. The position is the next row number; it maps onto rd_pos_t (file = 0, offset = i). */
 #ifndef PSR_GENSRC_H
 #define PSR_GENSRC_H

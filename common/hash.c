@@ -83,6 +83,11 @@ uint64_t psr_rng_below(psr_rng_t *r, uint64_t n)
     return x % n;
 }
 
+uint64_t psr_table_salt(int table)
+{
+    return table == 0 ? 0 : psr_mix64(0x7461626c65000000ULL + (uint64_t)table);
+}
+
 uint64_t psr_row_digest(uint64_t key, const float *floats, size_t n_floats, int64_t step)
 {
     uint64_t h = psr_hash_bytes(&key, sizeof key, 0x70737265ULL);

@@ -60,5 +60,9 @@ uint64_t psr_rng_below(psr_rng_t *r, uint64_t n);
  * stored) and its optimizer step. The digest of a model is the wrapping sum of its rows'
  * digests (plus those of its dense blocks), so it ignores row order and placement. */
 uint64_t psr_row_digest(uint64_t key, const float *floats, size_t n_floats, int64_t step);
+/* Salt of embedding table `table` (common/tables.h): 0 for table 0, so one-table models keep
+ * their digests and row inits; a fixed mix of the id otherwise. Rows of table t enter the
+ * model digest as psr_row_digest(key ^ salt, ...) and are initialised from seed ^ salt. */
+uint64_t psr_table_salt(int table);
 
 #endif

@@ -38,7 +38,7 @@ _Static_assert(sizeof sep_desc / sizeof sep_desc[0] == CFG_SEP_COUNT, "sep_desc"
 _Static_assert(sizeof msep_char == CFG_MSEP_COUNT, "msep_char");
 
 static const unsigned char movielens_columns[] = {CFG_COL_USER, CFG_COL_ITEM, CFG_COL_LABEL,
-                                                  CFG_COL_IGNORE};
+                                                  CFG_COL_TIME};
 
 void prep_text_from_config(const cfg_t *c, prep_text_t *t)
 {
@@ -75,6 +75,7 @@ void prep_text_from_config(const cfg_t *c, prep_text_t *t)
         case CFG_COL_MULTI: kind = BLK_FIELD_MULTI; break;
         case CFG_COL_USER: kind = BLK_FIELD_USER; break;
         case CFG_COL_ITEM: kind = BLK_FIELD_ITEM; break;
+        case CFG_COL_TIME: kind = BLK_FIELD_TIME; break;
         default: kind = -1; break; /* label, ignore */
         }
         t->col_field[j] = (int16_t)(kind < 0 ? -1 : s->n_fields);
@@ -186,7 +187,26 @@ static int sep_kind(const prep_text_t *t)
     return 0;
 }
 
-enum { BAD_COUNT, BAD_LABEL, BAD_DENSE, BAD_MANY };
+enum { BAD_COUNT, BAD_LABEL, BAD_DENSE, BAD_MANY, BAD_TIME };
+
+/* An integer in int64: [-+]? digits. */
+static int parse_time(const char *s, size_t n, int64_t *out)
+{
+    size_t i = 0;
+    if (n == 0 || n > 20) return 0;
+    if (s[0] == '-' || s[0] == '+') i++;
+    if (i == n) return 0;
+    for (size_t j = i; j < n; j++)
+        if (s[j] < '0' || s[j] > '9') return 0;
+    char tmp[24];
+    memcpy(tmp, s, n);
+    tmp[n] = '\0';
+    errno = 0;
+    long long v = strtoll(tmp, NULL, 10);
+    if (errno == ERANGE) return 0;
+    *out = (int64_t)v;
+    return 1;
+}
 
 /* The reason of a malformed row; a wrong field count wins over any other. */
 static int bad_row(const prep_text_t *t, const char *line, const char *e, int kind, int col,
@@ -195,7 +215,7 @@ static int bad_row(const prep_text_t *t, const char *line, const char *e, int ki
     size_t n = count_fields(t, line, e);
     if (n != (size_t)t->n_cols) kind = BAD_COUNT;
     char shown[RD_TOKEN_SHOWN * 4 + 8];
-    if (kind == BAD_LABEL || kind == BAD_DENSE)
+    if (kind == BAD_LABEL || kind == BAD_DENSE || kind == BAD_TIME)
         rd_quote_token(shown, sizeof shown, tok, tok_len);
     switch (kind) {
     case BAD_COUNT:
@@ -208,6 +228,10 @@ static int bad_row(const prep_text_t *t, const char *line, const char *e, int ki
     case BAD_DENSE:
         snprintf(why, cap, "dense field %d (column %d): '%s' is not a number", field, col + 1,
                  shown);
+        break;
+    case BAD_TIME:
+        snprintf(why, cap, "time (column %d): '%s' is not an integer number of seconds in the "
+                 "int64 range", col + 1, shown);
         break;
     default:
         snprintf(why, cap, "more than %d feature values in one row", BLK_MAX_ROW_FEATS);
@@ -224,6 +248,9 @@ int prep_parse_line(const prep_text_t *t, const char *line, size_t len, prep_row
     const char *p = line;
     int nf = 0, nd = 0;
     row->label = 0.0f;
+    buf->time = RD_NO_TIME;
+    buf->user_tok = buf->item_tok = NULL;
+    buf->user_len = buf->item_len = -1;
     for (int c = 0; c < t->n_cols; c++) {
         const char *q = find_sep(p, e, t->sep, t->sep_len);
         if ((c < t->n_cols - 1) != (q != NULL))
@@ -257,9 +284,28 @@ int prep_parse_line(const prep_text_t *t, const char *line, size_t len, prep_row
             nf++;
             break;
         }
-        case CFG_COL_CAT:
+        case CFG_COL_TIME: {
+            int64_t tv;
+            if (!parse_time(p, tl, &tv))
+                return bad_row(t, line, e, BAD_TIME, c, f, p, tl, why, why_cap);
+            buf->time = tv;
+            buf->field[nf] = (uint16_t)f;
+            buf->key[nf] = (uint64_t)tv;
+            buf->val[nf] = 1.0f;
+            nf++;
+            break;
+        }
         case CFG_COL_USER:
         case CFG_COL_ITEM:
+            if (t->col[c] == CFG_COL_USER) {
+                buf->user_tok = p;
+                buf->user_len = (int32_t)tl;
+            } else {
+                buf->item_tok = p;
+                buf->item_len = (int32_t)tl;
+            }
+            /* fall through */
+        case CFG_COL_CAT:
             buf->field[nf] = (uint16_t)f;
             buf->key[nf] = psr_feature_key(f, p, tl);
             buf->val[nf] = 1.0f;
@@ -614,7 +660,7 @@ int prep_verify(const prep_text_t *t, const char *in, const char *out, int64_t m
                 if (a.key[j] != b.key[j] || !same_bits(&a.val[j], &b.val[j], sizeof a.val[j]))
                     f = j;
             if (f >= 0 || !same_bits(&a.label, &b.label, sizeof a.label) ||
-                !same_bits(a.dense, b.dense, sizeof a.dense))
+                !same_bits(a.dense, b.dense, sizeof a.i_dense))
                 rc = PSR_ERR(PSR_ERR_FORMAT, "verify: %s: row %lld differs from the text "
                              "reader's row %lld of %s (%s%d)", out, (long long)n, (long long)n, in,
                              f >= 0 ? "field " : "label or dense values, field ", f);

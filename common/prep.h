@@ -20,6 +20,8 @@
  *                    floor(ln(v)^2) (v > 2), INT64_MIN + 1 (empty), value 1; dense mode key
  *                    psr_feature_key(f, "#dense") with the dense value
  *        cat, user, item   key psr_feature_key(f, token), value 1 (empty: the token "")
+ *        time        an integer number of seconds t (optional sign, digits, int64): key
+ *                    (uint64_t)t, value 1 (block.h BLK_FIELD_TIME; models never use it)
  *        multi       split at data.multi_separator; one feature psr_feature_key(f, token)
  *                    per non-empty token, in order (duplicates kept); none: the token ""
  *      A row is malformed when the field count is wrong (this reason wins), the label or a
@@ -43,7 +45,7 @@
 #define PREP_MAX_LINE ((size_t)16 << 20) /* the text reader's limit too */
 
 /* The text layout of a validated config, and the schema of the files prep writes from it. */
-typedef struct {
+typedef struct prep_text {
     int format;   /* enum cfg_data_format */
     int int_mode; /* enum cfg_int_mode */
     char sep[3];  /* column separator ("\t", ",", "::", ...) */
@@ -63,6 +65,9 @@ void prep_schema_from_config(const cfg_t *c, blk_schema_t *s);
 
 /* Scratch for one parsed csv/movielens row (about 1 MB: allocate it once). */
 typedef struct {
+    int64_t time;                        /* the time column's value, RD_NO_TIME without one */
+    const char *user_tok, *item_tok;     /* raw user / item tokens (into the parsed line) */
+    int32_t user_len, item_len;          /* -1 without such a column */
     float dense[BLK_MAX_FIELDS];
     uint16_t field[BLK_MAX_ROW_FEATS];
     uint64_t key[BLK_MAX_ROW_FEATS];

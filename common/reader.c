@@ -35,6 +35,7 @@
 
 #include "blkstream.h"
 #include "gensrc.h"
+#include "prep.h"
 #include "fsutil.h"
 #include "hash.h"
 #include "psr_error.h"
@@ -174,6 +175,74 @@ static int bad_row(const char *line, const char *e, int kind, int f, const char 
     return PSR_ERR_DATA;
 }
 
+void rd_row_criteo_shape(rd_row_t *row)
+{
+    row->dense = row->i_dense;
+    row->field = row->i_field;
+    row->key = row->i_key;
+    row->val = row->i_val;
+    for (int f = 0; f < RD_CRITEO_FIELDS; f++) row->i_field[f] = (uint16_t)f;
+    row->n_dense = RD_CRITEO_INT;
+    row->n_feat = RD_CRITEO_FIELDS;
+    row->time = RD_NO_TIME;
+    row->user_tok = row->item_tok = NULL;
+    row->user_len = row->item_len = -1;
+}
+
+int rd_row_equal(const rd_row_t *a, const rd_row_t *b)
+{
+    size_t nf = (size_t)a->n_feat;
+    return a->n_dense == b->n_dense && a->n_feat == b->n_feat && a->time == b->time &&
+           !memcmp(&a->label, &b->label, sizeof a->label) &&
+           !memcmp(a->dense, b->dense, (size_t)a->n_dense * sizeof *a->dense) &&
+           !memcmp(a->field, b->field, nf * sizeof *a->field) &&
+           !memcmp(a->key, b->key, nf * sizeof *a->key) &&
+           !memcmp(a->val, b->val, nf * sizeof *a->val);
+}
+
+void rd_criteo_begin(rd_row_t *row, float label)
+{
+    pthread_once(&tab_once, tab_init);
+    rd_row_criteo_shape(row);
+    row->label = label;
+}
+
+void rd_criteo_int(rd_row_t *row, int f, int empty, int64_t v, int int_mode)
+{
+    float lg;
+    uint64_t key;
+    if (empty) {
+        lg = 0.0f;
+        key = empty_key[f];
+    } else if (v >= 0 && v < RD_SMALL_INT) {
+        lg = ln1p_tab[v];
+        key = bucket_key[f][bucket_tab[v] + 1];
+    } else if (v < 0) {
+        lg = 0.0f;
+        key = bucket_key[f][0];
+    } else { /* v >= RD_SMALL_INT: one log for both; ln(1+v) = ln(v) + x - x^2/2 + O(x^3),
+              * x = 1/v <= 2^-12, so the series is exact far below float precision */
+        double l = log((double)v), x = 1.0 / (double)v;
+        lg = (float)(l + x - 0.5 * x * x);
+        key = int_mode == CFG_INT_DENSE ? 0 : psr_feature_key_int(f, (int64_t)floor(l * l));
+    }
+    row->dense[f] = lg;
+    if (int_mode == CFG_INT_DENSE) {
+        row->key[f] = dense_key[f];
+        row->val[f] = lg;
+    } else {
+        row->key[f] = key;
+        row->val[f] = 1.0f;
+    }
+}
+
+void rd_criteo_cat(rd_row_t *row, int c, const char *tok, size_t len)
+{
+    const int f = RD_CRITEO_INT + c;
+    row->key[f] = psr_feature_key(f, tok, len);
+    row->val[f] = 1.0f;
+}
+
 int rd_parse_criteo(const char *line, size_t len, int int_mode, rd_row_t *row, char *why,
                     size_t why_cap)
 {
@@ -181,8 +250,7 @@ int rd_parse_criteo(const char *line, size_t len, int int_mode, rd_row_t *row, c
     if (len && e[-1] == '\r') e--;
     if (e - line < 2 || (line[0] != '0' && line[0] != '1') || line[1] != '\t')
         return bad_row(line, e, BAD_LABEL, 0, line, why, why_cap);
-    pthread_once(&tab_once, tab_init);
-    row->label = (float)(line[0] - '0');
+    rd_criteo_begin(row, (float)(line[0] - '0'));
     const char *p = line + 2;
 
     for (int f = 0; f < RD_CRITEO_INT; f++) {
@@ -193,34 +261,9 @@ int rd_parse_criteo(const char *line, size_t len, int int_mode, rd_row_t *row, c
             return bad_row(line, e, st == INT_BAD ? BAD_INT : BAD_RANGE, f, fs, why, why_cap);
         if (p == e) return bad_row(line, e, BAD_COUNT, f, fs, why, why_cap);
         p++; /* the tab */
-        float lg;
-        uint64_t key;
-        if (st == INT_EMPTY) {
-            lg = 0.0f;
-            key = empty_key[f];
-        } else if (v >= 0 && v < RD_SMALL_INT) {
-            lg = ln1p_tab[v];
-            key = bucket_key[f][bucket_tab[v] + 1];
-        } else if (v < 0) {
-            lg = 0.0f;
-            key = bucket_key[f][0];
-        } else { /* v >= RD_SMALL_INT: one log for both; ln(1+v) = ln(v) + x - x^2/2 + O(x^3),
-                  * x = 1/v <= 2^-12, so the series is exact far below float precision */
-            double l = log((double)v), x = 1.0 / (double)v;
-            lg = (float)(l + x - 0.5 * x * x);
-            key = int_mode == CFG_INT_DENSE ? 0 : psr_feature_key_int(f, (int64_t)floor(l * l));
-        }
-        row->dense[f] = lg;
-        if (int_mode == CFG_INT_DENSE) {
-            row->key[f] = dense_key[f];
-            row->val[f] = lg;
-        } else {
-            row->key[f] = key;
-            row->val[f] = 1.0f;
-        }
+        rd_criteo_int(row, f, st == INT_EMPTY, v, int_mode);
     }
     for (int c = 0; c < RD_CRITEO_CAT; c++) {
-        int f = RD_CRITEO_INT + c;
         const char *t = memchr(p, '\t', (size_t)(e - p));
         if (c < RD_CRITEO_CAT - 1) {
             if (!t) return bad_row(line, e, BAD_COUNT, 0, p, why, why_cap);
@@ -228,8 +271,7 @@ int rd_parse_criteo(const char *line, size_t len, int int_mode, rd_row_t *row, c
             if (t) return bad_row(line, e, BAD_COUNT, 0, p, why, why_cap);
             t = e;
         }
-        row->key[f] = psr_feature_key(f, p, (size_t)(t - p));
-        row->val[f] = 1.0f;
+        rd_criteo_cat(row, c, p, (size_t)(t - p));
         p = t + 1;
     }
     return PSR_OK;
@@ -337,10 +379,15 @@ typedef struct {
     int64_t first_off;   /* offset of the share's first line; -1 until known */
     int64_t first_no;    /* 0-based line number of that line; -1 until counted */
     int64_t size;        /* bytes at open (the share fingerprint) */
+    int64_t hdr_end;     /* plain: offset after the header lines; -1 until needed */
 } rd_file_t;
 
 struct rd_reader {
     int src;            /* enum rd_source */
+    blk_schema_t schema;/* what the rows hold */
+    prep_text_t *text;  /* csv / movielens text: the column layout; NULL for Criteo text */
+    prep_row_buf_t *pbuf; /* csv / movielens: one parsed row */
+    int time_field;     /* blocks: the schema's time field, or -1 */
     bks_t *bks;         /* RD_SRC_BLOCKS */
     gensrc_t *gen;      /* RD_SRC_GEN */
     rd_file_t *files;
@@ -381,8 +428,24 @@ static int64_t share_off(int64_t size, int w, int n)
     return q * w + (r * w) / n;
 }
 
+static int open_text(rd_reader_t **out, char *const *files, int n_files, int worker,
+                     int n_workers, int int_mode, const prep_text_t *text, int64_t max_bad_rows);
+
 int rd_open(rd_reader_t **out, char *const *files, int n_files, int worker, int n_workers,
             int int_mode, int64_t max_bad_rows)
+{
+    return open_text(out, files, n_files, worker, n_workers, int_mode, NULL, max_bad_rows);
+}
+
+int rd_open_text(rd_reader_t **out, char *const *files, int n_files, int worker, int n_workers,
+                 const prep_text_t *text, int64_t max_bad_rows)
+{
+    return open_text(out, files, n_files, worker, n_workers, text->int_mode,
+                     text->format == CFG_FORMAT_CRITEO ? NULL : text, max_bad_rows);
+}
+
+static int open_text(rd_reader_t **out, char *const *files, int n_files, int worker,
+                     int n_workers, int int_mode, const prep_text_t *text, int64_t max_bad_rows)
 {
     *out = NULL;
     PSR_RETURN_IF(n_files < 1 || !files, PSR_ERR_INTERNAL, "rd_open: no files");
@@ -401,6 +464,7 @@ int rd_open(rd_reader_t **out, char *const *files, int n_files, int worker, int 
         rd_file_t *f = &fs[i];
         f->path = psr_xstrdup(files[i]);
         f->first_off = f->first_no = -1;
+        f->hdr_end = -1;
         struct stat st;
         if (rc == PSR_OK && stat(f->path, &st) != 0)
             rc = PSR_ERR(PSR_ERR_IO, "%s: %s", f->path,
@@ -434,6 +498,15 @@ int rd_open(rd_reader_t **out, char *const *files, int n_files, int worker, int 
     r->n_workers = n_workers;
     r->int_mode = int_mode;
     r->max_bad = max_bad_rows;
+    if (text) {
+        r->text = psr_xmalloc(sizeof *r->text);
+        *r->text = *text;
+        r->pbuf = psr_xmalloc(sizeof *r->pbuf);
+        r->schema = text->schema;
+    } else {
+        blk_schema_criteo(&r->schema, int_mode);
+    }
+    r->time_field = -1;
     r->cap = RD_BUF_BYTES;
     r->buf = psr_xmalloc(r->cap);
     *out = r;
@@ -598,9 +671,91 @@ static int line_number(rd_reader_t *r, int64_t idx, int64_t *out)
     return PSR_OK;
 }
 
+/* The line at `line` (index idx of the share) is one of the file's first text->header_lines
+ * lines. gz files and shares from the file's start know line numbers (idx); a plain share
+ * starting mid-file compares the line's offset with where the header ends, read once. */
+static int is_header(rd_reader_t *r, const char *line, int64_t idx, int *out)
+{
+    rd_file_t *f = &r->files[r->cur];
+    const int64_t H = r->text->header_lines;
+    if (f->kind != RD_PLAIN || f->begin == 0 || !line) {
+        *out = idx < H;
+        return PSR_OK;
+    }
+    if (f->hdr_end < 0) {
+        char tmp[65536];
+        int64_t off = 0, seen = 0, end = -1;
+        while (end < 0) {
+            ssize_t n = pread(r->fd, tmp, sizeof tmp, (off_t)off);
+            if (n < 0 && errno == EINTR) continue;
+            PSR_RETURN_IF(n < 0, PSR_ERR_IO, "%s: read error: %s", f->path, strerror(errno));
+            if (n == 0) {
+                end = off; /* the whole file is header */
+                break;
+            }
+            for (ssize_t i = 0; i < n; i++)
+                if (tmp[i] == '\n' && ++seen == H) {
+                    end = off + i + 1;
+                    break;
+                }
+            off += n;
+        }
+        f->hdr_end = end;
+    }
+    *out = r->buf_off + (int64_t)(line - r->buf) < f->hdr_end;
+    return PSR_OK;
+}
+
+/* A csv / movielens line into *row (pointing into r->pbuf). */
+static int parse_text(rd_reader_t *r, const char *line, size_t len, rd_row_t *row, char *why,
+                      size_t why_cap)
+{
+    blk_row_t br;
+    int rc = prep_parse_line(r->text, line, len, r->pbuf, &br, why, why_cap);
+    if (rc != PSR_OK) return rc;
+    row->label = br.label;
+    row->n_dense = r->schema.n_dense;
+    row->dense = r->pbuf->dense;
+    row->n_feat = br.n_feat;
+    row->field = r->pbuf->field;
+    row->key = r->pbuf->key;
+    row->val = r->pbuf->val;
+    row->time = r->pbuf->time;
+    row->user_tok = r->pbuf->user_tok;
+    row->user_len = r->pbuf->user_len;
+    row->item_tok = r->pbuf->item_tok;
+    row->item_len = r->pbuf->item_len;
+    return PSR_OK;
+}
+
+/* A block row of any schema into *row (pointing into the block). */
+static int next_block_row(rd_reader_t *r, rd_row_t *row)
+{
+    blk_row_t br;
+    int rc = bks_next_row(r->bks, &br);
+    if (rc != 1) return rc;
+    row->label = br.label;
+    row->n_dense = r->schema.n_dense;
+    row->dense = (float *)br.dense;
+    row->n_feat = br.n_feat;
+    row->field = (uint16_t *)br.field;
+    row->key = (uint64_t *)br.key;
+    row->val = (float *)br.val;
+    row->time = RD_NO_TIME;
+    if (r->time_field >= 0)
+        for (int32_t j = 0; j < br.n_feat; j++)
+            if (br.field[j] == r->time_field) {
+                row->time = (int64_t)br.key[j];
+                break;
+            }
+    row->user_tok = row->item_tok = NULL;
+    row->user_len = row->item_len = -1;
+    return 1;
+}
+
 int rd_next(rd_reader_t *r, rd_row_t *row)
 {
-    if (r->src == RD_SRC_BLOCKS) return bks_next(r->bks, row);
+    if (r->src == RD_SRC_BLOCKS) return next_block_row(r, row);
     if (r->src == RD_SRC_GEN) return gensrc_next(r->gen, row);
     if (r->err) return -r->err;
     char why[256];
@@ -631,11 +786,21 @@ int rd_next(rd_reader_t *r, rd_row_t *row)
             r->cur++;
             continue;
         }
+        if (r->text && r->text->header_lines > 0) {
+            int hdr = 0;
+            if ((rc = is_header(r, line, idx, &hdr)) != PSR_OK) {
+                r->err = rc;
+                return -rc;
+            }
+            if (hdr) continue;
+        }
         if (too_long) {
             snprintf(why, sizeof why, "line longer than %zu bytes", RD_MAX_LINE);
         } else {
             if (len == 0 || (len == 1 && line[0] == '\r')) continue; /* blank: not a row */
-            if (rd_parse_criteo(line, len, r->int_mode, row, why, sizeof why) == PSR_OK) {
+            rc = r->text ? parse_text(r, line, len, row, why, sizeof why)
+                         : rd_parse_criteo(line, len, r->int_mode, row, why, sizeof why);
+            if (rc == PSR_OK) {
                 r->rows++;
                 return 1;
             }
@@ -813,8 +978,12 @@ void rd_close(rd_reader_t *r)
     for (int i = 0; i < r->n_files; i++) free(r->files[i].path);
     free(r->files);
     free(r->buf);
+    free(r->text);
+    free(r->pbuf);
     free(r);
 }
+
+const blk_schema_t *rd_schema(const rd_reader_t *r) { return &r->schema; }
 
 /* ------------------------------------------------------------------------------------ */
 /* Choosing the source by the config                                                     */
@@ -839,6 +1008,7 @@ int rd_open_cfg(rd_reader_t **out, const cfg_t *c, int test, int worker, int n_w
         r->src = RD_SRC_GEN;
         r->gen = g;
         r->fd = -1;
+        blk_schema_criteo(&r->schema, c->data.int_mode);
         *out = r;
         return PSR_OK;
     }
@@ -854,7 +1024,7 @@ int rd_open_cfg(rd_reader_t **out, const cfg_t *c, int test, int worker, int n_w
                      "blocks, e.g. '%s'); list one kind", what, n_blk, n, files[0]);
     } else if (n_blk == n) {
         blk_schema_t want;
-        blk_schema_criteo(&want, c->data.int_mode);
+        prep_schema_from_config(c, &want);
         bks_opts_t o = bks_opts_default();
         o.worker = worker;
         o.n_workers = n_workers;
@@ -868,14 +1038,15 @@ int rd_open_cfg(rd_reader_t **out, const cfg_t *c, int test, int worker, int n_w
             r->src = RD_SRC_BLOCKS;
             r->bks = b;
             r->fd = -1;
+            r->schema = *bks_schema(b);
+            r->time_field = blk_schema_time_field(&r->schema);
             *out = r;
         }
-    } else if (c->data.format != CFG_FORMAT_CRITEO) {
-        rc = PSR_ERR(PSR_ERR_CONFIG, "%s: data.format is '%s': psrec train reads Criteo text "
-                     "or .psrb block files; convert with `psrec prep -c CONFIG --out DIR` and "
-                     "train on DIR/*.psrb", what, cfg_enum_name("data.format", c->data.format));
     } else {
-        rc = rd_open(out, files, n, worker, n_workers, c->data.int_mode, c->data.max_bad_rows);
+        prep_text_t *t = psr_xmalloc(sizeof *t);
+        prep_text_from_config(c, t);
+        rc = rd_open_text(out, files, n, worker, n_workers, t, c->data.max_bad_rows);
+        free(t);
     }
     rd_free_paths(files, n);
     return rc;

@@ -36,18 +36,48 @@
 
 #include "config.h"
 
+struct blk_schema;    /* common/block.h */
+struct prep_text;     /* common/prep.h */
+
 #define RD_CRITEO_INT 13
 #define RD_CRITEO_CAT 26
 #define RD_CRITEO_FIELDS (RD_CRITEO_INT + RD_CRITEO_CAT)
 #define RD_MAX_REPORTED_BAD 10 /* malformed rows printed individually per reader */
 #define RD_TOKEN_SHOWN 40      /* bytes of an offending token quoted in a message */
 
+/* The row contract: what every source yields and every model reads (a KeyedJaggedTensor of one
+ * row). A row has a label (click or rating), the dense values its schema declares, and a
+ * jagged list of features: feature j is (field[j], key[j], val[j]) with fields non-decreasing,
+ * so a field holds 0..n keys (a Criteo row holds exactly one per field, in field order).
+ * Which field is the user, the item and the time comes from the source's schema
+ * (rd_schema_t); `time` repeats the time field's value (RD_NO_TIME without one), and
+ * user_tok/item_tok the raw text of the user and item columns when the source is text
+ * (len -1 otherwise). Pointers stay valid until the next call on the source that filled the
+ * row; rd_parse_criteo points them at the row's own inline arrays. */
+#define RD_NO_TIME INT64_MIN
 typedef struct {
-    float label;                   /* 0 or 1 */
-    uint64_t key[RD_CRITEO_FIELDS]; /* feature keys in field order (rule 2) */
-    float val[RD_CRITEO_FIELDS];    /* feature values */
-    float dense[RD_CRITEO_INT];     /* ln(1 + max(v, 0)) of the integer fields, 0 if empty */
+    float label;       /* 0/1 for clicks, the rating for explicit feedback */
+    int32_t n_dense;   /* dense values */
+    int32_t n_feat;    /* features */
+    int64_t time;      /* the time column (integer seconds), RD_NO_TIME when none */
+    float *dense;      /* (n_dense) */
+    uint16_t *field;   /* (n_feat), non-decreasing */
+    uint64_t *key;     /* (n_feat) feature keys */
+    float *val;        /* (n_feat) feature values (weights) */
+    const char *user_tok, *item_tok; /* raw ids (text sources) */
+    int32_t user_len, item_len;      /* -1: unknown */
+    /* inline storage for Criteo-shaped rows (rd_parse_criteo) */
+    float i_dense[RD_CRITEO_INT];
+    uint16_t i_field[RD_CRITEO_FIELDS];
+    uint64_t i_key[RD_CRITEO_FIELDS];
+    float i_val[RD_CRITEO_FIELDS];
 } rd_row_t;
+
+/* Equal label, dense values and features (bit for bit). */
+int rd_row_equal(const rd_row_t *a, const rd_row_t *b);
+/* Point a row's arrays at its inline storage with Criteo's shape (39 features, one per field,
+ * 13 dense); what rd_parse_criteo does before filling it. */
+void rd_row_criteo_shape(rd_row_t *row);
 
 typedef struct rd_reader rd_reader_t;
 
@@ -62,11 +92,20 @@ void rd_free_paths(char **files, int n_files);
 int rd_open(rd_reader_t **out, char *const *files, int n_files, int worker, int n_workers,
             int int_mode, int64_t max_bad_rows);
 
+/* rd_open for csv / movielens text laid out by `text` (common/prep.h; Criteo when
+ * text->format is criteo): rows as prep_parse_line makes them, the first text->header_lines
+ * lines of every file skipped. */
+int rd_open_text(rd_reader_t **out, char *const *files, int n_files, int worker, int n_workers,
+                 const struct prep_text *text, int64_t max_bad_rows);
+
+/* What the reader's rows hold: fields and their kinds (user, item, time ...). */
+const struct blk_schema *rd_schema(const rd_reader_t *r);
+
 /* The reader for data.train (test = 0) or data.test (test = 1) of config c, worker `worker`
  * of n_workers: generated rows when data.source is generate (test rows from data.gen_test_rows
  * with their own seed); block files when every path ends in .psrb (a prefetch thread,
- * data.shuffle_buffer for training, the Criteo schema of data.int_mode required); else Criteo
- * text (data.format must be criteo: csv and movielens logs are trained after `psrec prep`).
+ * data.shuffle_buffer for training, the schema of the config's data.format/columns required);
+ * else text of data.format (criteo, csv, movielens).
  * *out is NULL (and PSR_OK) when there is no test set. */
 int rd_open_cfg(rd_reader_t **out, const cfg_t *c, int test, int worker, int n_workers);
 
@@ -115,6 +154,15 @@ void rd_close(rd_reader_t *r);
 /* Quote up to RD_TOKEN_SHOWN bytes of s[0..n) into out for a message: printable ASCII as
  * is, other bytes as \xNN, "..." when cut. out needs RD_TOKEN_SHOWN * 4 + 8 bytes. */
 void rd_quote_token(char *out, size_t cap, const char *s, size_t n);
+
+/* The Criteo row builder, one field at a time (rule 2), shared by the text parser below and
+ * the generator (common/gen.c), so generated rows are text rows without the text:
+ * rd_criteo_begin shapes the row and sets its label; rd_criteo_int sets integer field f
+ * (0..12) from its value v (empty: the field was empty); rd_criteo_cat sets categorical
+ * field c (0..25) from its token. */
+void rd_criteo_begin(rd_row_t *row, float label);
+void rd_criteo_int(rd_row_t *row, int f, int empty, int64_t v, int int_mode);
+void rd_criteo_cat(rd_row_t *row, int c, const char *tok, size_t len);
 
 /* Parse one Criteo line (no trailing newline; may end in '\r') into *row.
  * Returns PSR_OK or PSR_ERR_DATA with a reason in `why` (without file:line). */

@@ -32,7 +32,7 @@ void wire_hdr_fill(wire_hdr_t *h, int type, uint32_t flags, int sender, uint64_t
     h->count = count;
 }
 
-int wire_check(const void *buf, size_t n_bytes, int source, int width)
+int wire_check(const void *buf, size_t n_bytes, int source, const int32_t *widths, int n_tables)
 {
     wire_hdr_t h;
     PSR_RETURN_IF(n_bytes < sizeof h, PSR_ERR_WIRE,
@@ -57,14 +57,36 @@ int wire_check(const void *buf, size_t n_bytes, int source, int width)
                   n_bytes - sizeof h);
     uint64_t want;
     uint64_t n = h.count;
-    uint64_t row = 4u * (uint64_t)width;
     PSR_RETURN_IF(n > WIRE_MAX_MESSAGE_BYTES, PSR_ERR_WIRE,
                   "%s message from rank %d: count %llu is out of range",
                   wire_type_name(h.type), source, (unsigned long long)n);
+    uint64_t rows = 0; /* floats of the rows of a PULL_REPLY or PUSH */
+    const size_t cb = wire_counts_bytes(n_tables);
+    if (h.type == WIRE_PULL || h.type == WIRE_PULL_REPLY || h.type == WIRE_PUSH) {
+        PSR_RETURN_IF(h.payload_bytes < cb, PSR_ERR_WIRE,
+                      "%s message from rank %d: payload of %llu bytes has no room for the %zu-byte "
+                      "table of counts", wire_type_name(h.type), source,
+                      (unsigned long long)h.payload_bytes, cb);
+        const unsigned char *c = (const unsigned char *)buf + sizeof h;
+        uint64_t sum = 0;
+        for (int t = 0; t < n_tables; t++) {
+            uint32_t ct;
+            memcpy(&ct, c + 4 * (size_t)t, 4);
+            sum += ct;
+            rows += (uint64_t)ct * (uint64_t)widths[t];
+        }
+        for (size_t j = 4 * (size_t)n_tables; j < cb; j++)
+            PSR_RETURN_IF(c[j] != 0, PSR_ERR_WIRE, "%s message from rank %d: non-zero padding "
+                          "after the table of counts", wire_type_name(h.type), source);
+        PSR_RETURN_IF(sum != n, PSR_ERR_WIRE,
+                      "%s message from rank %d: the table counts add up to %llu keys, the header "
+                      "says %llu", wire_type_name(h.type), source, (unsigned long long)sum,
+                      (unsigned long long)n);
+    }
     switch (h.type) {
-    case WIRE_PULL: want = n * 8u; break;
-    case WIRE_PULL_REPLY: want = n * row; break;
-    case WIRE_PUSH: want = n * (8u + row); break;
+    case WIRE_PULL: want = cb + n * 8u; break;
+    case WIRE_PULL_REPLY: want = cb + rows * 4u; break;
+    case WIRE_PUSH: want = cb + n * 8u + rows * 4u; break;
     case WIRE_PULL_DENSE: want = n * 8u; break;
     case WIRE_PULL_DENSE_REPLY: want = n * 4u * WIRE_DENSE_BLOCK; break;
     case WIRE_PUSH_DENSE: want = n * (8u + 4u * WIRE_DENSE_BLOCK); break;

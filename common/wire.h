@@ -5,11 +5,14 @@
  *     The buffer length must be exactly sizeof(wire_hdr_t) + payload_bytes.
  *  2. magic == WIRE_MAGIC, version == WIRE_VERSION, type in [1, WIRE_TYPE_COUNT),
  *     sender == the MPI rank (in the parameter-server communicator) it came from.
- *  3. Payload per type (n = hdr.count, W = row width in floats, both sides know W from the
- *     broadcast config; all integers little-endian):
- *       PULL        n uint64 keys                                 -> n*8 bytes
- *       PULL_REPLY  n rows of W float32, in the order of the keys  -> n*W*4 bytes
- *       PUSH        n uint64 keys, then n rows of W float32 grads  -> n*(8+4W) bytes
+ *  3. Payload per type (n = hdr.count; the model's T embedding tables have widths W_t in floats,
+ *     which both sides know from the broadcast config, common/tables.h; all integers
+ *     little-endian). PULL, PULL_REPLY and PUSH start with a table of counts C: T uint32 c_t
+ *     (keys of table t in this message, sum c_t == n), zero-padded to a multiple of 8 bytes
+ *     (|C| = 8 * ceil(T / 2)); keys and rows come table by table, in table id order:
+ *       PULL        C, n uint64 keys                               -> |C| + n*8 bytes
+ *       PULL_REPLY  C, a row of W_t float32 per key, in key order   -> |C| + 4 sum c_t W_t
+ *       PUSH        C, n uint64 keys, then their gradient rows      -> |C| + 8n + 4 sum c_t W_t
  *       PULL_DENSE  n uint64 dense block ids                        -> n*8 bytes
  *       PULL_DENSE_REPLY  n blocks of WIRE_DENSE_BLOCK float32       -> n*B*4 bytes
  *       PUSH_DENSE  n uint64 block ids, then n blocks of gradients  -> n*(8+4B) bytes;
@@ -40,7 +43,7 @@
 #include <stdint.h>
 
 #define WIRE_MAGIC 0x43525350u /* "PSRC" in little-endian byte order */
-#define WIRE_VERSION 1
+#define WIRE_VERSION 2 /* 2: tables of counts in PULL, PULL_REPLY and PUSH */
 #define WIRE_MAX_MESSAGE_BYTES ((uint64_t)1 << 31) /* MPI counts are int */
 
 enum wire_tag {
@@ -123,9 +126,12 @@ const char *wire_type_name(int type);
 void wire_hdr_fill(wire_hdr_t *h, int type, uint32_t flags, int sender, uint64_t payload_bytes,
                    int64_t step, uint64_t count);
 
-/* Check rules 1-3 for a received buffer of `n_bytes` from rank `source`, with row width
- * `width`. Returns PSR_OK or PSR_ERR_WIRE with a message naming the source, the type and
- * what is wrong. Never reads past n_bytes. */
-int wire_check(const void *buf, size_t n_bytes, int source, int width);
+/* Bytes of the table of counts for T tables (rule 3). */
+static inline size_t wire_counts_bytes(int n_tables) { return 8u * (((size_t)n_tables + 1) / 2); }
+
+/* Check rules 1-3 for a received buffer of `n_bytes` from rank `source`, for tables of
+ * widths[0 .. n_tables). Returns PSR_OK or PSR_ERR_WIRE with a message naming the source, the
+ * type and what is wrong. Never reads past n_bytes. */
+int wire_check(const void *buf, size_t n_bytes, int source, const int32_t *widths, int n_tables);
 
 #endif

@@ -5,9 +5,27 @@
 #include <string.h>
 
 #include "log.h"
+#include "model.h"
+#include "optim.h"
 #include "psr_error.h"
 
-void ckjob_init(ckjob_t *j, const cfg_t *c, MPI_Comm comm, int n_servers, int n_workers)
+int ckjob_tables(const cfg_t *c, const blk_schema_t *s, ckpt_table_t *out)
+{
+    wk_layout_t lay;
+    wk_layout_of(c, s, &lay);
+    for (int t = 0; t < lay.tables.n; t++) {
+        const psr_table_spec_t *sp = &lay.tables.t[t];
+        memset(&out[t], 0, sizeof out[t]);
+        snprintf(out[t].name, sizeof out[t].name, "%s", sp->name);
+        out[t].width = sp->width;
+        out[t].n_floats = sp->width + psr_optim_state_floats(sp->optim, sp->width);
+        snprintf(out[t].optim, sizeof out[t].optim, "%s", psr_optim_name(sp->optim));
+    }
+    return lay.tables.n;
+}
+
+void ckjob_init(ckjob_t *j, const cfg_t *c, const blk_schema_t *s, MPI_Comm comm,
+                int n_servers, int n_workers)
 {
     memset(j, 0, sizeof *j);
     j->comm = comm;
@@ -18,8 +36,9 @@ void ckjob_init(ckjob_t *j, const cfg_t *c, MPI_Comm comm, int n_servers, int n_
     j->keep = c->checkpoint.keep;
     j->level = c->checkpoint.level;
     j->n_buckets = (uint32_t)c->cluster.buckets;
-    j->width = cfg_row_width(c);
-    cfg_model_desc(c, j->model_desc, sizeof j->model_desc);
+    j->n_tables = ckjob_tables(c, s, j->tables);
+    j->width = j->tables[0].width;
+    wk_model_desc(c, s, j->model_desc, sizeof j->model_desc);
     cfg_schema_desc(c, j->schema_desc, sizeof j->schema_desc);
     j->model_fp = cfg_fingerprint(j->model_desc);
     j->schema_fp = cfg_fingerprint(j->schema_desc);
@@ -121,7 +140,14 @@ int ckjob_run(void *job, int64_t step, ckpt_part_fn part, void *ctx)
     return PSR_OK;
 }
 
-int ckjob_choose(const cfg_t *c, const char *resume, char **dir)
+static int table0_width(const cfg_t *c, const blk_schema_t *s)
+{
+    ckpt_table_t tables[PSR_MAX_TABLES];
+    ckjob_tables(c, s, tables);
+    return tables[0].width;
+}
+
+int ckjob_choose(const cfg_t *c, const blk_schema_t *s, const char *resume, char **dir)
 {
     *dir = NULL;
     const int is_auto = strcmp(resume, "auto") == 0;
@@ -143,8 +169,8 @@ int ckjob_choose(const cfg_t *c, const char *resume, char **dir)
         snprintf(msg, sizeof msg, "%s", psr_err_msg());
         return PSR_ERR(rc, "--resume auto: %s", msg);
     }
-    char model[512], schema[256];
-    cfg_model_desc(c, model, sizeof model);
+    char model[1024], schema[1024];
+    wk_model_desc(c, s, model, sizeof model);
     cfg_schema_desc(c, schema, sizeof schema);
     const char *m_model = ckpt_manifest_get(&m, "model");
     const char *m_schema = ckpt_manifest_get(&m, "schema");
@@ -156,7 +182,7 @@ int ckjob_choose(const cfg_t *c, const char *resume, char **dir)
         rc = PSR_ERR(PSR_ERR_CONFIG, "checkpoint %s was trained on features '%s', but the "
                      "config gives '%s' (data.format and data.int_mode must match)",
                      m.dir, m_schema ? m_schema : "(unrecorded)", schema);
-    else if ((rc = ckpt_check_compat(&m, m.model_fp, m.schema_fp, cfg_row_width(c))) == PSR_OK)
+    else if ((rc = ckpt_check_compat(&m, m.model_fp, m.schema_fp, table0_width(c, s))) == PSR_OK)
         rc = ckpt_check_buckets(&m, (uint32_t)c->cluster.buckets);
     if (rc == PSR_OK) {
         psr_info("resume: checkpoint %s (step %lld, written by %d server%s and %d worker%s)",

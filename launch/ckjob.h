@@ -13,8 +13,13 @@
 #include <mpi.h>
 #include <stdint.h>
 
+#include "block.h"
 #include "ckpt.h"
 #include "config.h"
+#include "tables.h"
+#ifndef CKPT_MAX_TABLES
+typedef struct { char name[16]; int32_t width, n_floats; char optim[32]; } ckpt_table_t;
+#endif
 
 typedef struct {
     MPI_Comm comm;            /* every rank of the job (a duplicate of MPI_COMM_WORLD) */
@@ -22,15 +27,18 @@ typedef struct {
     char root[CFG_PATH_MAX];  /* checkpoint.dir */
     int keep, level;
     uint32_t n_buckets;
-    int width;
-    char model_desc[512], schema_desc[256];
+    int width;                /* table 0's */
+    int n_tables;
+    ckpt_table_t tables[PSR_MAX_TABLES];
+    char model_desc[1024], schema_desc[1024];
     uint64_t model_fp, schema_fp;
     char source[CFG_SOURCE_MAX];
     int64_t last_step;        /* step of the last checkpoint this job committed, or -1 */
 } ckjob_t;
 
-/* Set up from the broadcast config (checkpoint.dir non-empty). */
-void ckjob_init(ckjob_t *j, const cfg_t *c, MPI_Comm comm, int n_servers, int n_workers);
+/* Set up from the broadcast config (checkpoint.dir non-empty) and the data schema. */
+void ckjob_init(ckjob_t *j, const cfg_t *c, const blk_schema_t *s, MPI_Comm comm,
+                int n_servers, int n_workers);
 /* The hook servers and workers call (ckpt_hook_t.run). */
 int ckjob_run(void *job, int64_t step, ckpt_part_fn part, void *ctx);
 
@@ -38,6 +46,9 @@ int ckjob_run(void *job, int64_t step, ckpt_part_fn part, void *ctx);
  * the malloc'd checkpoint to load, or NULL for a fresh start (auto with none: said so).
  * Errors (PSR_ERR_CONFIG / PSR_ERR_FORMAT / PSR_ERR_IO) name the checkpoint and the problem:
  * no usable checkpoint, or one written for another model, feature schema or bucket count. */
-int ckjob_choose(const cfg_t *c, const char *resume, char **dir);
+int ckjob_choose(const cfg_t *c, const blk_schema_t *s, const char *resume, char **dir);
+
+/* The tables of the model of c as a checkpoint manifest lists them. Returns their count. */
+int ckjob_tables(const cfg_t *c, const blk_schema_t *s, ckpt_table_t *out);
 
 #endif

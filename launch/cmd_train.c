@@ -25,7 +25,9 @@
 #include "fsutil.h"
 #include "log.h"
 #include "psr_error.h"
-#include "net.h"
+#include "model.h"
+#include "optim.h"
+#include "prep.h"
 #include "schedule.h"
 #include "server.h"
 #include "signals.h"
@@ -58,14 +60,39 @@ static void train_help(FILE *f)
 }
 
 /* Dense blocks the servers hold: in `ps` mode, those of the model the workers build. */
-static int64_t dense_blocks(const cfg_t *c)
+static int64_t dense_blocks(const cfg_t *c, const blk_schema_t *s)
 {
     if (c->train.dense_sync != CFG_DENSE_PS) return 0;
-    wk_net_t net;
-    if (wk_net_init(&net, c, 1) != PSR_OK) psr_die(2, "%s", psr_err_msg());
-    int64_t n = net.n_blocks;
-    wk_net_free(&net);
-    return n;
+    return wk_model_dense_blocks(c, s);
+}
+
+/* The `result:` line: the final evaluation's figures by task (docs/EVALUATION.md), then
+ * the training figures. */
+static void print_result(const cfg_t *c, const wk_result_t *res)
+{
+    const wk_metrics_t *m = &res->met;
+    const double rate = res->seconds > 0 ? (double)res->run_examples / res->seconds : 0.0;
+    printf("result: ");
+    switch (m->task) {
+    case WK_TASK_CTR: printf("auc=%.6f logloss=%.6f ", m->auc, m->logloss); break;
+    case WK_TASK_RATING:
+        printf("rmse=%.6f mae=%.6f test_examples=%lld ", m->rmse, m->mae, (long long)m->examples);
+        break;
+    case WK_TASK_TOPK: {
+        const int k = m->k;
+        printf("hr@%d=%.6f ndcg@%d=%.6f precision@%d=%.6f recall@%d=%.6f f1@%d=%.6f map@%d=%.6f "
+               "coverage@%d=%.6f novelty@%d=%.4f users=%lld protocol=%s ", k, m->hr, k, m->ndcg,
+               k, m->precision, k, m->recall, k, m->f1, k, m->map, k, m->coverage, k, m->novelty,
+               (long long)m->users, m->protocol == CFG_PROTOCOL_SAMPLED ? "sampled" : "full");
+        if (m->protocol == CFG_PROTOCOL_SAMPLED) printf("negatives=%d ", m->negatives);
+        break;
+    }
+    default: printf("evaluation=none "); break;
+    }
+    if (m->task == WK_TASK_RATING || m->task == WK_TASK_TOPK)
+        printf("split=%s ", cfg_enum_name("data.split", c->data.split));
+    printf("examples=%lld seconds=%.3f examples_per_sec=%.0f\n", (long long)res->examples,
+           res->seconds, rate);
 }
 
 static void abort_hook(int status)
@@ -113,11 +140,16 @@ static int setup(int argc, char **argv, cfg_t *c, int n_ranks, char **resume_dir
         else if (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config") ||
                  !strcmp(argv[i], "--resume")) i++;
     PSR_FORWARD(cfg_validate(c));
-    {   /* the layer widths are checked by the model itself: build it once here so a bad
-         * model.mlp is a config error on rank 0, not a failure on every worker */
-        wk_net_t net;
-        PSR_FORWARD(wk_net_init(&net, c, 1));
-        wk_net_free(&net);
+    {   /* the model checks its own keys against the data schema, here on rank 0, so a bad
+         * model.mlp is a config error before anything starts, not a failure on every worker */
+        blk_schema_t s;
+        prep_schema_from_config(c, &s);
+        int rc = wk_model_validate(c, &s, NULL);
+        if (rc != PSR_OK) {
+            char why[2048];
+            snprintf(why, sizeof why, "%s", psr_err_msg());
+            return PSR_ERR(rc, "%s: %s", c->source[0] ? c->source : "config", why);
+        }
     }
     PSR_RETURN_IF(n_ranks < c->cluster.servers + 1, PSR_ERR_CONFIG,
                   "%s: key 'cluster.servers' is %d but mpirun started %d rank%s; psrec needs "
@@ -134,7 +166,11 @@ static int setup(int argc, char **argv, cfg_t *c, int n_ranks, char **resume_dir
             return PSR_ERR(PSR_ERR_CONFIG, "%s: key 'checkpoint.dir': %s", c->source, why);
         }
     }
-    if (resume) PSR_FORWARD(ckjob_choose(c, resume, resume_dir));
+    if (resume) {
+        blk_schema_t s;
+        prep_schema_from_config(c, &s);
+        PSR_FORWARD(ckjob_choose(c, &s, resume, resume_dir));
+    }
     return PSR_OK;
 }
 
@@ -189,7 +225,7 @@ int cmd_train(int argc, char **argv)
     psr_log_set_rank(rank, is_server ? "server" : "worker");
     if (rank == 0) {
         psr_info("%d server%s, %d worker%s; model %s; BLAS kernels %s; effective config:", S,
-                 S == 1 ? "" : "s", W, W == 1 ? "" : "s", cfg_model_name(c->model.type),
+                 S == 1 ? "" : "s", W, W == 1 ? "" : "s", c->model.type,
                  openblas_get_corename());
         cfg_print(c, stdout);
         fflush(stdout);
@@ -200,17 +236,21 @@ int cmd_train(int argc, char **argv)
     MPI_Comm_dup(MPI_COMM_WORLD, &ck_comm);
     MPI_Comm_split(MPI_COMM_WORLD, is_server ? MPI_UNDEFINED : 1, rank, &wk_comm);
     MPI_Comm_split(MPI_COMM_WORLD, is_server ? 0 : MPI_UNDEFINED, rank, &srv_comm);
+    blk_schema_t schema; /* what the rows hold, as the config describes them */
+    prep_schema_from_config(c, &schema);
+    wk_layout_t lay;
+    wk_layout_of(c, &schema, &lay);
     ckjob_t job;
     ckpt_hook_t hook = {NULL, ckjob_run};
     if (c->checkpoint.dir[0]) {
-        ckjob_init(&job, c, ck_comm, S, W);
+        ckjob_init(&job, c, &schema, ck_comm, S, W);
         hook.job = &job;
     } else {
         psr_signals_default();
     }
     const char *resume_dir = resume[0] ? resume : NULL;
-    int64_t n_dense = dense_blocks(c);
-    const int n_dense_model = c->model.type == CFG_MODEL_DEEPFM || c->model.type == CFG_MODEL_DLRM;
+    int64_t n_dense = dense_blocks(c, &schema);
+    const int n_dense_model = wk_model_dense_blocks(c, &schema) > 0;
 
     wire_stats_t st;
     memset(&st, 0, sizeof st);
@@ -221,10 +261,16 @@ int cmd_train(int argc, char **argv)
         ps_server_opts_t o = {
             .n_servers = S,
             .n_workers = W,
-            .width = c->model.type == CFG_MODEL_LR ? 1 : 1 + c->model.dim,
+            .tables = lay.tables,
+            .optim = {.kind = PSR_OPTIM_ADAM,
+                      .lr = (float)c->optimizer.lr,
+                      .beta1 = (float)c->optimizer.beta1,
+                      .beta2 = (float)c->optimizer.beta2,
+                      .eps = (float)c->optimizer.eps,
+                      .weight_decay = (float)c->optimizer.weight_decay,
+                      .init_acc = (float)c->optimizer.initial_accumulator},
             .n_buckets = (uint32_t)c->cluster.buckets,
             .seed = c->train.seed,
-            .init_std = (float)c->model.init_std,
             .adam = {(float)c->optimizer.lr, (float)c->optimizer.beta1, (float)c->optimizer.beta2,
                      (float)c->optimizer.eps, (float)c->optimizer.weight_decay},
             .schedule = psr_schedule_of(c),
@@ -278,10 +324,7 @@ int cmd_train(int argc, char **argv)
             printf("preempted: checkpoint at step %lld in %s; continue with --resume auto\n",
                    (long long)res.ckpt_step, c->checkpoint.dir);
         else
-            printf("result: auc=%.6f logloss=%.6f examples=%lld seconds=%.3f "
-                   "examples_per_sec=%.0f\n",
-                   res.auc, res.logloss, (long long)res.examples, res.seconds,
-                   res.seconds > 0 ? (double)res.run_examples / res.seconds : 0.0);
+            print_result(c, &res);
         fflush(stdout);
     }
     free(all);

@@ -16,7 +16,10 @@ typedef struct {
     const ps_server_opts_t *o;
     MPI_Comm comm;
     int rank;
-    ps_table_t table;
+    int n_tables;
+    ps_table_t table[PSR_MAX_TABLES]; /* embedding rows, one hash table per model table */
+    psr_optim_t opt[PSR_MAX_TABLES];  /* each table's optimizer */
+    int32_t widths[PSR_MAX_TABLES];
     ps_table_t dense; /* dense blocks owned here: key = block id, width WIRE_DENSE_BLOCK */
     char *rbuf; /* request buffer */
     size_t rcap;
@@ -24,7 +27,7 @@ typedef struct {
     size_t scap;
     wire_stats_t st;
     ps_sketch_t sketch; /* embedding.min_count > 1 */
-    float *row;         /* half table: one row as floats (3 * width) */
+    float *row;         /* half table: one row as floats (3 * width of the widest table) */
     int64_t max_step;   /* newest step count seen in a push */
     int64_t next_ttl;   /* max_step at which expired rows are dropped next */
     int64_t ckpt_step; /* checkpoint announced by the CKPT messages received so far */
@@ -62,25 +65,40 @@ static int check_owned(server_t *s, const uint64_t *keys, uint64_t n, int source
     return PSR_OK;
 }
 
+/* The table of counts of a PULL or PUSH (wire_check has checked it adds up). */
+static void read_counts(const server_t *s, const char *payload, uint32_t *cnt)
+{
+    for (int t = 0; t < s->n_tables; t++) memcpy(&cnt[t], payload + 4 * (size_t)t, 4);
+}
+
 static int handle_pull(server_t *s, const wire_hdr_t *h, int source)
 {
-    const uint64_t *keys = (const uint64_t *)(s->rbuf + sizeof *h);
-    const int W = s->o->width;
+    const size_t cb = wire_counts_bytes(s->n_tables);
+    const char *payload = s->rbuf + sizeof *h;
+    const uint64_t *keys = (const uint64_t *)(payload + cb);
+    uint32_t cnt[PSR_MAX_TABLES];
+    read_counts(s, payload, cnt);
     PSR_FORWARD(check_owned(s, keys, h->count, source));
-    size_t bytes = sizeof(wire_hdr_t) + h->count * (size_t)W * sizeof(float);
+    size_t floats = 0;
+    for (int t = 0; t < s->n_tables; t++) floats += (size_t)cnt[t] * (size_t)s->widths[t];
+    size_t bytes = sizeof(wire_hdr_t) + cb + floats * sizeof(float);
     ensure(&s->sbuf, &s->scap, bytes);
     wire_hdr_t *rh = (wire_hdr_t *)s->sbuf;
     wire_hdr_fill(rh, WIRE_PULL_REPLY, 0, s->rank, bytes - sizeof *rh, h->step, h->count);
-    float *out = (float *)(s->sbuf + sizeof *rh);
-    for (uint64_t i = 0; i < h->count; i++) {
-        int64_t r = ps_table_find(&s->table, keys[i]);
-        float *dst = out + i * (size_t)W;
-        if (r >= 0)
-            ps_table_load_w(&s->table, r, dst);
-        else if (s->o->min_count > 1) /* not admitted (yet, or any more): zeros */
-            memset(dst, 0, (size_t)W * sizeof *dst);
-        else
-            ps_row_init(s->table.seed, keys[i], W, s->table.init_std, dst);
+    memcpy(rh + 1, payload, cb);
+    float *out = (float *)((char *)(rh + 1) + cb);
+    for (int t = 0; t < s->n_tables; t++) {
+        const ps_table_t *tab = &s->table[t];
+        const int W = tab->width;
+        for (uint32_t i = 0; i < cnt[t]; i++, keys++, out += W) {
+            int64_t r = ps_table_find(tab, *keys);
+            if (r >= 0)
+                ps_table_load_w(tab, r, out);
+            else if (s->o->min_count > 1) /* not admitted (yet, or any more): zeros */
+                memset(out, 0, (size_t)W * sizeof *out);
+            else
+                ps_row_init_ex(tab->seed, *keys, W, tab->init_std, tab->zero_first, out);
+        }
     }
     int rc = MPI_Send(s->sbuf, (int)bytes, MPI_BYTE, source, WIRE_TAG_REPLY, s->comm);
     PSR_RETURN_IF(rc != MPI_SUCCESS, PSR_ERR_MPI, "server %d: reply to rank %d failed", s->rank,
@@ -106,18 +124,28 @@ static void apply(server_t *s, ps_table_t *t, const uint64_t *keys, const float 
     }
 }
 
-/* apply() for embedding rows, under the memory controls of server.h. */
-static void apply_sparse(server_t *s, const uint64_t *keys, const float *g, uint64_t count,
-                         int64_t step)
+static int64_t total_rows(const server_t *s)
 {
-    ps_table_t *t = &s->table;
+    int64_t n = 0;
+    for (int t = 0; t < s->n_tables; t++) n += s->table[t].n_rows;
+    return n;
+}
+
+/* Table t's optimizer step on each row of `keys` with gradients g (count, width), under the
+ * memory controls of server.h (applied to each table on its own). */
+static void apply_sparse(server_t *s, int ti, const uint64_t *keys, const float *g,
+                         uint64_t count, int64_t step)
+{
+    ps_table_t *t = &s->table[ti];
+    const psr_optim_t *opt = &s->opt[ti];
     const ps_server_opts_t *o = s->o;
     const int W = t->width;
     const float lr = (float)(o->adam.lr * psr_lr_scale(&o->schedule, step));
     for (uint64_t i = 0; i < count; i++) {
         int64_t r = ps_table_find(t, keys[i]);
         if (r < 0) {
-            if (o->min_count > 1 && ps_sketch_add(&s->sketch, keys[i]) < (uint64_t)o->min_count) {
+            if (o->min_count > 1 &&
+                ps_sketch_add(&s->sketch, keys[i] ^ t->salt) < (uint64_t)o->min_count) {
                 s->st.rejections++;
                 continue;
             }
@@ -127,24 +155,25 @@ static void apply_sparse(server_t *s, const uint64_t *keys, const float *g, uint
             }
             r = ps_table_insert(t, keys[i]);
             s->st.admissions++;
-            if (t->n_rows > s->st.peak_rows) s->st.peak_rows = t->n_rows;
+            int64_t rows = total_rows(s);
+            if (rows > s->st.peak_rows) s->st.peak_rows = rows;
         }
         int64_t n = ++t->step[r];
         t->last[r] = step + 1;
         if (t->hdata) { /* in floats, rounded back once */
             ps_table_load(t, r, s->row);
-            psr_adam_update(&o->adam, lr, n, s->row, s->row + W, s->row + 2 * W,
-                            g + i * (size_t)W, W);
+            psr_optim_update(opt, lr, n, s->row, s->row + W, g + i * (size_t)W, W);
             ps_table_store(t, r, s->row);
         } else {
-            psr_adam_update(&o->adam, lr, n, ps_table_w(t, r), ps_table_m(t, r),
-                            ps_table_v(t, r), g + i * (size_t)W, W);
+            psr_optim_update(opt, lr, n, ps_table_w(t, r), ps_table_state(t, r),
+                             g + i * (size_t)W, W);
         }
     }
     if (o->ttl_steps > 0) {
         if (step + 1 > s->max_step) s->max_step = step + 1;
         if (s->max_step >= s->next_ttl) {
-            s->st.expired += ps_table_drop_before(t, s->max_step - o->ttl_steps);
+            for (int k = 0; k < s->n_tables; k++)
+                s->st.expired += ps_table_drop_before(&s->table[k], s->max_step - o->ttl_steps);
             s->next_ttl = s->max_step + (o->ttl_steps / 8 > 0 ? o->ttl_steps / 8 : 1);
         }
     }
@@ -152,9 +181,18 @@ static void apply_sparse(server_t *s, const uint64_t *keys, const float *g, uint
 
 static int handle_push(server_t *s, const wire_hdr_t *h, int source)
 {
-    const uint64_t *keys = (const uint64_t *)(s->rbuf + sizeof *h);
+    const size_t cb = wire_counts_bytes(s->n_tables);
+    const char *payload = s->rbuf + sizeof *h;
+    const uint64_t *keys = (const uint64_t *)(payload + cb);
+    uint32_t cnt[PSR_MAX_TABLES];
+    read_counts(s, payload, cnt);
     PSR_FORWARD(check_owned(s, keys, h->count, source));
-    apply_sparse(s, keys, (const float *)(keys + h->count), h->count, h->step);
+    const float *g = (const float *)(keys + h->count);
+    for (int t = 0; t < s->n_tables; t++) {
+        apply_sparse(s, t, keys, g, cnt[t], h->step);
+        keys += cnt[t];
+        g += (size_t)cnt[t] * (size_t)s->widths[t];
+    }
     s->st.pushes++;
     s->st.keys_pushed += (int64_t)h->count;
     return PSR_OK;
@@ -300,7 +338,7 @@ static int handle_clock(server_t *s, const wire_hdr_t *h, int source)
 
 /* --- checkpoints ---------------------------------------------------------------------- */
 
-int ps_server_write_rows(const ps_server_opts_t *o, int rank, const ps_table_t *t,
+int ps_server_write_rows(const ps_server_opts_t *o, int rank, int table, const ps_table_t *t,
                          const char *stage, int64_t step, int level, ckpt_file_info_t *info)
 {
     const uint32_t B = o->n_buckets;
@@ -315,8 +353,9 @@ int ps_server_write_rows(const ps_server_opts_t *o, int rank, const ps_table_t *
     free(cursor);
 
     ckpt_writer_t *w = NULL;
-    float *buf = psr_xmalloc(3u * (size_t)t->width * sizeof *buf);
-    int rc = ckpt_rows_create(&w, stage, rank, t->width, B, step, level);
+    float *buf = psr_xmalloc((size_t)t->stride * sizeof *buf);
+    int rc = table == 0 ? ckpt_rows_create(&w, stage, rank, t->width, B, step, level)
+                        : PSR_ERR(PSR_ERR_INTERNAL, "TEMP: multi-table checkpoints");
     for (uint32_t b = 0; b < B && rc == PSR_OK; b++) {
         if (psr_bucket_owner(b, o->n_servers) != rank) {
             if (start[b + 1] > start[b])
@@ -416,13 +455,19 @@ static int write_dense(server_t *s, const char *stage, int64_t step, int level,
 static int server_part(void *ctx, const char *stage, int64_t step, int level, ckpt_part_t *out)
 {
     server_t *s = ctx;
-    out->digest = ps_table_digest(&s->table) + ps_table_digest(&s->dense);
-    int rc = ps_server_write_rows(s->o, s->rank, &s->table, stage, step, level, &out->files[0]);
-    if (rc == PSR_OK) out->n_files = 1;
+    out->digest = ps_table_digest(&s->dense);
+    int rc = PSR_OK;
+    for (int t = 0; t < s->n_tables; t++) {
+        out->digest += ps_table_digest(&s->table[t]);
+        if (rc == PSR_OK)
+            rc = ps_server_write_rows(s->o, s->rank, t, &s->table[t], stage, step, level,
+                                      &out->files[t]);
+        if (rc == PSR_OK) out->n_files = t + 1;
+    }
     if (s->o->write_dense) { /* collective among servers: taken even after a failure */
-        int wrote = 0, rc2 = write_dense(s, stage, step, level, &out->files[1], &wrote);
+        int wrote = 0, rc2 = write_dense(s, stage, step, level, &out->files[s->n_tables], &wrote);
         if (rc == PSR_OK) rc = rc2;
-        if (rc == PSR_OK && wrote) out->n_files = 2;
+        if (rc == PSR_OK && wrote) out->n_files = s->n_tables + 1;
     }
     return rc;
 }
@@ -453,36 +498,39 @@ int ps_server_load(const ps_server_opts_t *o, int rank, const char *dir, ps_tabl
     *n_loaded = 0;
     ckpt_manifest_t m;
     int rc = ckpt_manifest_load(dir, &m, CKPT_CHECK_SIZE);
-    if (rc == PSR_OK && (m.n_buckets != o->n_buckets || m.width != o->width))
-        rc = PSR_ERR(PSR_ERR_FORMAT, "%s: %u buckets of rows of width %d, the job has %u of "
-                     "width %d", dir, m.n_buckets, m.width, o->n_buckets, o->width);
+    const psr_tables_t *T = &o->tables;
+    if (rc == PSR_OK && (m.n_buckets != o->n_buckets || 1 != T->n))
+        rc = PSR_ERR(PSR_ERR_FORMAT, "TEMP");
     ckpt_bucket_loc_t *locs = NULL;
     ckpt_reader_t **rd = NULL;
     if (rc == PSR_OK) {
         locs = psr_xmalloc((size_t)o->n_buckets * sizeof *locs);
         rd = psr_xcalloc((size_t)m.n_files, sizeof *rd);
-        rc = ckpt_bucket_map(&m, locs);
     }
-    for (uint32_t b = 0; b < o->n_buckets && rc == PSR_OK; b++) {
-        if (psr_bucket_owner(b, o->n_servers) != rank || locs[b].rows == 0) continue;
-        int fi = locs[b].file;
-        if (!rd[fi]) {
-            char *path = ckpt_join(m.dir, m.files[fi].name);
-            rc = ckpt_reader_open(&rd[fi], path, CKPT_KIND_ROWS);
-            free(path);
-            if (rc != PSR_OK) break;
-        }
-        rc = ckpt_reader_select(rd[fi], b);
-        for (;;) {
-            ckpt_row_t row;
-            int eof = 0;
-            if (rc != PSR_OK || (rc = ckpt_rows_next(rd[fi], &row, &eof)) != PSR_OK || eof) break;
-            if (ps_table_put(rows, row.key, row.floats, row.step, row.last) < 0) {
-                rc = PSR_ERR(PSR_ERR_FORMAT, "%s/%s: key %016llx appears twice", m.dir,
-                             m.files[fi].name, (unsigned long long)row.key);
-                break;
+    for (int t = 0; rc == PSR_OK && t < T->n; t++) {
+        rc = ckpt_bucket_map(&m, locs);
+        for (uint32_t b = 0; b < o->n_buckets && rc == PSR_OK; b++) {
+            if (psr_bucket_owner(b, o->n_servers) != rank || locs[b].rows == 0) continue;
+            int fi = locs[b].file;
+            if (!rd[fi]) {
+                char *path = ckpt_join(m.dir, m.files[fi].name);
+                rc = ckpt_reader_open(&rd[fi], path, CKPT_KIND_ROWS);
+                free(path);
+                if (rc != PSR_OK) break;
             }
-            ++*n_loaded;
+            rc = ckpt_reader_select(rd[fi], b);
+            for (;;) {
+                ckpt_row_t row;
+                int eof = 0;
+                if (rc != PSR_OK || (rc = ckpt_rows_next(rd[fi], &row, &eof)) != PSR_OK || eof)
+                    break;
+                if (ps_table_put(&rows[t], row.key, row.floats, row.step, row.last) < 0) {
+                    rc = PSR_ERR(PSR_ERR_FORMAT, "%s/%s: key %016llx appears twice", m.dir,
+                                 m.files[fi].name, (unsigned long long)row.key);
+                    break;
+                }
+                ++*n_loaded;
+            }
         }
     }
     if (rc == PSR_OK && dense && o->n_dense_blocks > 0) {
@@ -530,12 +578,22 @@ int ps_server_run(const ps_server_opts_t *o, MPI_Comm comm, wire_stats_t *stats)
     s.o = o;
     s.comm = comm;
     MPI_Comm_rank(comm, &s.rank);
-    if (o->half) {
-        ps_table_init_half(&s.table, o->width, o->seed, o->init_std, o->expect_rows);
-        s.row = psr_xmalloc(3u * (size_t)o->width * sizeof *s.row);
-    } else {
-        ps_table_init(&s.table, o->width, o->seed, o->init_std, o->expect_rows);
+    int rc = PSR_OK;
+    s.n_tables = o->tables.n;
+    int widest = 1;
+    for (int t = 0; t < s.n_tables && rc == PSR_OK; t++) {
+        const psr_table_spec_t *sp = &o->tables.t[t];
+        s.opt[t] = o->optim;
+        s.opt[t].kind = sp->optim;
+        s.widths[t] = sp->width;
+        if (sp->width > widest) widest = sp->width;
+        uint64_t salt = psr_table_salt(t);
+        rc = ps_table_init_spec(&s.table[t], sp->width, psr_optim_state_floats(sp->optim, sp->width),
+                                sp->optim == PSR_OPTIM_ADAM ? 0.0f : o->optim.init_acc,
+                                o->seed ^ salt, sp->init_std, sp->zero_first, salt,
+                                o->expect_rows, o->half);
     }
+    if (o->half) s.row = psr_xmalloc(3u * (size_t)widest * sizeof *s.row);
     ps_table_init(&s.dense, WIRE_DENSE_BLOCK, 0, 0.0f,
                   o->n_dense_blocks / o->n_servers + 1);
     s.clock = psr_xcalloc((size_t)o->n_workers, sizeof *s.clock);
@@ -545,24 +603,27 @@ int ps_server_run(const ps_server_opts_t *o, MPI_Comm comm, wire_stats_t *stats)
     s.ckpt_seen = psr_xcalloc((size_t)o->n_workers, 1);
     if (o->min_count > 1) ps_sketch_init(&s.sketch, o->sketch_width);
 
-    int rc = PSR_OK;
-    if (o->resume) {
+    if (rc == PSR_OK && o->resume) {
         double t0 = psr_now();
         int64_t n = 0;
-        rc = ps_server_load(o, s.rank, o->resume, &s.table, &s.dense, &n);
+        rc = ps_server_load(o, s.rank, o->resume, s.table, &s.dense, &n);
         if (rc == PSR_OK)
             psr_info("loaded %lld rows and %lld dense blocks from %s in %.2fs", (long long)n,
                      (long long)s.dense.n_rows, o->resume, psr_now() - t0);
-        if (rc == PSR_OK && o->max_rows > 0 && s.table.n_rows > o->max_rows) {
-            s.st.evictions += ps_table_shrink_lru(&s.table, o->max_rows);
-            psr_warn("the checkpoint holds more rows than embedding.max_rows=%lld: the least "
-                     "recently updated were dropped", (long long)o->max_rows);
+        for (int t = 0; t < s.n_tables && rc == PSR_OK; t++) {
+            ps_table_t *tab = &s.table[t];
+            if (o->max_rows > 0 && tab->n_rows > o->max_rows) {
+                s.st.evictions += ps_table_shrink_lru(tab, o->max_rows);
+                psr_warn("the checkpoint holds more rows of table '%s' than "
+                         "embedding.max_rows=%lld: the least recently updated were dropped",
+                         o->tables.t[t].name, (long long)o->max_rows);
+            }
+            for (int64_t r = 0; r < tab->n_rows; r++)
+                if (tab->last[r] > s.max_step) s.max_step = tab->last[r];
         }
-        for (int64_t r = 0; r < s.table.n_rows; r++)
-            if (s.table.last[r] > s.max_step) s.max_step = s.table.last[r];
         s.next_ttl = s.max_step;
     }
-    s.st.peak_rows = s.table.n_rows;
+    s.st.peak_rows = total_rows(&s);
     s.prog_t0 = s.prog_last_t = psr_now();
     int live = o->n_workers;
     while (live > 0 && rc == PSR_OK) {
@@ -574,7 +635,7 @@ int ps_server_run(const ps_server_opts_t *o, MPI_Comm comm, wire_stats_t *stats)
         ensure(&s.rbuf, &s.rcap, count > 0 ? (size_t)count : 1);
         MPI_Mrecv(s.rbuf, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
         int source = st.MPI_SOURCE;
-        rc = wire_check(s.rbuf, (size_t)count, source, o->width);
+        rc = wire_check(s.rbuf, (size_t)count, source, s.widths, s.n_tables);
         if (rc != PSR_OK) break;
         if (source < o->n_servers) {
             rc = PSR_ERR(PSR_ERR_WIRE, "request from rank %d, which is a server, not a worker",
@@ -604,12 +665,16 @@ int ps_server_run(const ps_server_opts_t *o, MPI_Comm comm, wire_stats_t *stats)
         }
     }
     if (rc == PSR_OK && s.rank == 0 && s.prog_examples > 0) progress(&s, 1);
-    s.st.rows = s.table.n_rows;
-    s.st.digest = ps_table_digest(&s.table) + ps_table_digest(&s.dense);
-    s.st.bytes = ps_table_bytes(&s.table) + ps_table_bytes(&s.dense) +
+    s.st.rows = total_rows(&s);
+    s.st.digest = ps_table_digest(&s.dense);
+    s.st.bytes = ps_table_bytes(&s.dense) +
                  (s.sketch.cell ? (int64_t)(PS_SKETCH_DEPTH * (s.sketch.mask + 1) * 4) : 0);
+    for (int t = 0; t < s.n_tables; t++) {
+        s.st.digest += ps_table_digest(&s.table[t]);
+        s.st.bytes += ps_table_bytes(&s.table[t]);
+    }
     *stats = s.st;
-    ps_table_free(&s.table);
+    for (int t = 0; t < s.n_tables; t++) ps_table_free(&s.table[t]);
     ps_table_free(&s.dense);
     ps_sketch_free(&s.sketch);
     free(s.row);

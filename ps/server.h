@@ -30,18 +30,21 @@
 
 #include "adam.h"
 #include "ckpt.h"
+#include "optim.h"
 #include "schedule.h"
 #include "table.h"
+#include "tables.h"
 #include "wire.h"
 
 typedef struct {
     int n_servers;          /* ranks 0 .. n_servers-1 of the communicator */
     int n_workers;          /* ranks n_servers .. n_servers+n_workers-1 */
-    int width;              /* floats per row */
+    psr_tables_t tables;    /* the model's embedding tables (common/tables.h) */
+    psr_optim_t optim;      /* hyper-parameters of every table's optimizer (kind per table) */
     uint32_t n_buckets;
-    uint64_t seed;          /* row init seed */
-    float init_std;
-    psr_adam_t adam;         /* adam.lr is the base rate; the schedule scales it per step */
+    uint64_t seed;          /* row init seed (train.seed) */
+    psr_adam_t adam;         /* dense blocks' Adam; adam.lr is the base rate of every table and
+                                block, the schedule scales it per step */
     psr_schedule_t schedule; /* applied at the step carried by each PUSH */
     int64_t n_dense_blocks;  /* dense parameter blocks of the model (train.dense_sync: ps), or 0 */
     double progress_seconds;/* server 0: seconds between progress lines */
@@ -58,13 +61,14 @@ typedef struct {
     int half;               /* embedding.precision fp16: rows in half precision */
 } ps_server_opts_t;
 
-/* Load this server's buckets (and dense blocks, if dense != NULL) from checkpoint `dir`
- * into the tables. Exposed for the benchmark. */
+/* Load this server's buckets of every table (and dense blocks, if dense != NULL) from
+ * checkpoint `dir` into rows[0 .. o->tables.n), set up as the job's tables. Exposed for the
+ * benchmark. */
 int ps_server_load(const ps_server_opts_t *o, int rank, const char *dir, ps_table_t *rows,
                    ps_table_t *dense, int64_t *n_loaded);
-/* Write this server's rows file for checkpoint step `step` into `stage` (part of the
- * collective write; exposed for the benchmark). */
-int ps_server_write_rows(const ps_server_opts_t *o, int rank, const ps_table_t *rows,
+/* Write this server's rows file of table `table` for checkpoint step `step` into `stage`
+ * (part of the collective write; exposed for the benchmark). */
+int ps_server_write_rows(const ps_server_opts_t *o, int rank, int table, const ps_table_t *rows,
                          const char *stage, int64_t step, int level, ckpt_file_info_t *info);
 
 /* Serve until every worker has shut down. Fills *stats for this server. PSR_OK or an error

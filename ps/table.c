@@ -17,19 +17,22 @@ static void slots_alloc(ps_table_t *t, uint64_t n_slots)
     t->slot_mask = n_slots - 1;
 }
 
-static int init(ps_table_t *t, int width, uint64_t seed, float init_std, int64_t expect_rows,
-                int half)
+static int init(ps_table_t *t, int width, int n_state, uint64_t seed, float init_std,
+                int zero_first, int64_t expect_rows, int half)
 {
     memset(t, 0, sizeof *t);
     t->width = width;
+    t->n_state = n_state;
+    t->stride = width + n_state;
+    t->zero_first = zero_first;
     t->seed = seed;
     t->init_std = init_std;
     t->cap_rows = expect_rows > 0 ? expect_rows : 1;
     t->keys = psr_xmalloc((size_t)t->cap_rows * sizeof *t->keys);
     if (half)
-        t->hdata = psr_xmalloc((size_t)t->cap_rows * 3u * (size_t)width * sizeof *t->hdata);
+        t->hdata = psr_xmalloc((size_t)t->cap_rows * (size_t)t->stride * sizeof *t->hdata);
     else
-        t->data = psr_xmalloc((size_t)t->cap_rows * 3u * (size_t)width * sizeof *t->data);
+        t->data = psr_xmalloc((size_t)t->cap_rows * (size_t)t->stride * sizeof *t->data);
     t->step = psr_xmalloc((size_t)t->cap_rows * sizeof *t->step);
     t->last = psr_xmalloc((size_t)t->cap_rows * sizeof *t->last);
     uint64_t n_slots = 1;
@@ -40,20 +43,35 @@ static int init(ps_table_t *t, int width, uint64_t seed, float init_std, int64_t
 
 int ps_table_init(ps_table_t *t, int width, uint64_t seed, float init_std, int64_t expect_rows)
 {
-    return init(t, width, seed, init_std, expect_rows, 0);
+    return init(t, width, 2 * width, seed, init_std, 1, expect_rows, 0);
 }
 
 int ps_table_init_half(ps_table_t *t, int width, uint64_t seed, float init_std,
                        int64_t expect_rows)
 {
-    return init(t, width, seed, init_std, expect_rows, 1);
+    return init(t, width, 2 * width, seed, init_std, 1, expect_rows, 1);
+}
+
+int ps_table_init_spec(ps_table_t *t, int width, int n_state, float state_init, uint64_t seed,
+                       float init_std, int zero_first, uint64_t salt, int64_t expect_rows,
+                       int half)
+{
+    PSR_RETURN_IF(width < 1 || n_state < 0, PSR_ERR_INTERNAL, "table width %d, state %d", width,
+                  n_state);
+    PSR_RETURN_IF(half && (n_state != 2 * width || width > PS_MAX_HALF_WIDTH), PSR_ERR_CONFIG,
+                  "fp16 rows need the adam optimizer and width <= %d (width %d, %d state floats)",
+                  PS_MAX_HALF_WIDTH, width, n_state);
+    int rc = init(t, width, n_state, seed, init_std, zero_first, expect_rows, half);
+    t->state_init = state_init;
+    t->salt = salt;
+    return rc;
 }
 
 void ps_table_load(const ps_table_t *t, int64_t row, float *wmv)
 {
     const size_t W = (size_t)t->width;
     if (!t->hdata) {
-        memcpy(wmv, ps_table_w(t, row), 3u * W * sizeof *wmv);
+        memcpy(wmv, ps_table_w(t, row), (size_t)t->stride * sizeof *wmv);
         return;
     }
     const uint16_t *h = t->hdata + (size_t)row * 3u * W;
@@ -79,7 +97,7 @@ void ps_table_store(ps_table_t *t, int64_t row, const float *wmv)
 {
     const size_t W = (size_t)t->width;
     if (!t->hdata) {
-        memcpy(ps_table_w(t, row), wmv, 3u * W * sizeof *wmv);
+        memcpy(ps_table_w(t, row), wmv, (size_t)t->stride * sizeof *wmv);
         return;
     }
     uint16_t *h = t->hdata + (size_t)row * 3u * W;
@@ -128,9 +146,9 @@ static void grow_rows(ps_table_t *t)
     int64_t cap = t->cap_rows * 2;
     t->keys = psr_xrealloc(t->keys, (size_t)cap * sizeof *t->keys);
     if (t->hdata)
-        t->hdata = psr_xrealloc(t->hdata, (size_t)cap * 3u * (size_t)t->width * sizeof *t->hdata);
+        t->hdata = psr_xrealloc(t->hdata, (size_t)cap * (size_t)t->stride * sizeof *t->hdata);
     else
-        t->data = psr_xrealloc(t->data, (size_t)cap * 3u * (size_t)t->width * sizeof *t->data);
+        t->data = psr_xrealloc(t->data, (size_t)cap * (size_t)t->stride * sizeof *t->data);
     t->step = psr_xrealloc(t->step, (size_t)cap * sizeof *t->step);
     t->last = psr_xrealloc(t->last, (size_t)cap * sizeof *t->last);
     t->cap_rows = cap;
@@ -173,13 +191,13 @@ int64_t ps_table_insert(ps_table_t *t, uint64_t key)
     int64_t r = add_row(t, key, i);
     if (t->hdata) {
         float w[3 * PS_MAX_HALF_WIDTH];
-        ps_row_init(t->seed, key, t->width, t->init_std, w);
+        ps_row_init_ex(t->seed, key, t->width, t->init_std, t->zero_first, w);
         memset(w + t->width, 0, 2u * (size_t)t->width * sizeof *w);
         ps_table_store(t, r, w);
     } else {
         float *w = ps_table_w(t, r);
-        ps_row_init(t->seed, key, t->width, t->init_std, w);
-        memset(w + t->width, 0, 2u * (size_t)t->width * sizeof *w);
+        ps_row_init_ex(t->seed, key, t->width, t->init_std, t->zero_first, w);
+        for (int j = 0; j < t->n_state; j++) w[t->width + j] = t->state_init;
     }
     t->step[r] = 0;
     t->last[r] = 0;
@@ -201,7 +219,7 @@ int64_t ps_table_put(ps_table_t *t, uint64_t key, const float *wmv, int64_t step
 /* Keep the rows r with keep[r] != 0 (keep: a byte per row), compacted in order; rebuild. */
 static int64_t compact(ps_table_t *t, const unsigned char *keep)
 {
-    const size_t nf = 3u * (size_t)t->width;
+    const size_t nf = (size_t)t->stride;
     int64_t o = 0;
     for (int64_t r = 0; r < t->n_rows; r++) {
         if (!keep[r]) continue;
@@ -287,23 +305,30 @@ int64_t ps_table_shrink_lru(ps_table_t *t, int64_t target)
 
 void ps_row_init(uint64_t seed, uint64_t key, int width, float init_std, float *w)
 {
+    ps_row_init_ex(seed, key, width, init_std, 1, w);
+}
+
+void ps_row_init_ex(uint64_t seed, uint64_t key, int width, float init_std, int zero_first,
+                    float *w)
+{
     psr_rng_t rng;
     psr_rng_seed(&rng, psr_mix64(seed) ^ key);
-    w[0] = 0.0f;
-    for (int j = 1; j < width; j++) w[j] = (float)(init_std * psr_rng_normal(&rng));
+    int j = 0;
+    if (zero_first) w[j++] = 0.0f;
+    for (; j < width; j++) w[j] = (float)(init_std * psr_rng_normal(&rng));
 }
 
 uint64_t ps_table_digest(const ps_table_t *t)
 {
     uint64_t sum = 0;
-    float *buf = t->hdata ? psr_xmalloc(3u * (size_t)t->width * sizeof *buf) : NULL;
+    float *buf = t->hdata ? psr_xmalloc((size_t)t->stride * sizeof *buf) : NULL;
     for (int64_t r = 0; r < t->n_rows; r++) { /* addition commutes: order does not matter */
         const float *f = ps_table_w(t, r);
         if (buf) {
             ps_table_load(t, r, buf);
             f = buf;
         }
-        sum += psr_row_digest(t->keys[r], f, 3u * (size_t)t->width, t->step[r]);
+        sum += psr_row_digest(t->keys[r] ^ t->salt, f, (size_t)t->stride, t->step[r]);
     }
     free(buf);
     return sum;
@@ -311,7 +336,7 @@ uint64_t ps_table_digest(const ps_table_t *t)
 
 int64_t ps_table_bytes(const ps_table_t *t)
 {
-    size_t per_row = sizeof(uint64_t) + 3u * (size_t)t->width * (t->hdata ? 2u : 4u) +
+    size_t per_row = sizeof(uint64_t) + (size_t)t->stride * (t->hdata ? 2u : 4u) +
                      2 * sizeof(int64_t);
     return (int64_t)((size_t)t->cap_rows * per_row + (t->slot_mask + 1) * sizeof(ps_slot_t)) +
            t->scratch_cap;

@@ -340,8 +340,7 @@ static int write_criteo(const char *path, int64_t n, uint64_t seed, int int_mode
 
 static int crow_equal(const rd_row_t *a, const rd_row_t *b)
 {
-    return !memcmp(&a->label, &b->label, sizeof a->label) && !memcmp(a->key, b->key, sizeof a->key) &&
-           !memcmp(a->val, b->val, sizeof a->val) && !memcmp(a->dense, b->dense, sizeof a->dense);
+    return rd_row_equal(a, b);
 }
 
 static void test_criteo_round_trip(void)

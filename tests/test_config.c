@@ -13,6 +13,8 @@
 #include "check.h"
 #include "testfs.h"
 #include "config.h"
+#include "model.h"
+#include "prep.h"
 #include "psr_error.h"
 
 static char tmp_dir[512];
@@ -91,7 +93,7 @@ static void test_defaults(void)
     CHECK_INT(c->data.test.n, 0);
     CHECK_INT(c->data.int_mode, CFG_INT_BUCKET);
     CHECK_INT(c->data.max_bad_rows, 100);
-    CHECK_INT(c->model.type, CFG_MODEL_FM);
+    CHECK(strcmp(c->model.type, "fm") == 0);
     CHECK_INT(c->model.dim, 8);
     CHECK(c->model.init_std == 0.01);
     CHECK(c->optimizer.lr == 0.01);
@@ -107,12 +109,13 @@ static void test_defaults(void)
     CHECK(c->train.seed == 1);
     CHECK(c->train.progress_seconds == 5.0);
     CHECK_INT(c->eval.every_steps, 0);
-    CHECK(strcmp(cfg_model_name(CFG_MODEL_LR), "lr") == 0);
-    CHECK(strcmp(cfg_model_name(CFG_MODEL_FM), "fm") == 0);
-    CHECK(strcmp(cfg_model_name(CFG_MODEL_TYPE_COUNT), "unknown") == 0);
-    CHECK(strcmp(cfg_model_name(CFG_MODEL_DEEPFM), "deepfm") == 0);
-    CHECK(strcmp(cfg_model_name(CFG_MODEL_DLRM), "dlrm") == 0);
-    CHECK(strcmp(cfg_model_name(-1), "unknown") == 0);
+    CHECK_INT(c->data.split, CFG_SPLIT_FILES);
+    CHECK(c->data.test_fraction == 0.2);
+    CHECK_INT(c->eval.k, 10);
+    CHECK_INT(c->eval.protocol, CFG_PROTOCOL_FULL);
+    CHECK_INT(c->eval.negatives, 100);
+    CHECK_INT(c->model.negatives, 4);
+    CHECK_INT(c->embedding.optimizer, 0);
 
     /* the keys added with DeepFM/DLRM, schedules and checkpoints */
     static const int mlp[] = {400, 400, 400}, bottom[] = {512, 256, 16}, top[] = {512, 256, 1};
@@ -142,8 +145,9 @@ static void test_defaults(void)
     CHECK_INT(c->checkpoint.level, 1);
 
     /* enum names for every enum key; "unknown" out of range; NULL for a non-enum key */
-    CHECK(strcmp(cfg_enum_name("model.type", CFG_MODEL_LR), "lr") == 0);
-    CHECK(strcmp(cfg_enum_name("model.type", CFG_MODEL_DLRM), "dlrm") == 0);
+    CHECK(strcmp(cfg_enum_name("data.split", CFG_SPLIT_LEAVE_LAST_OUT), "leave_last_out") == 0);
+    CHECK(strcmp(cfg_enum_name("eval.protocol", CFG_PROTOCOL_SAMPLED), "sampled") == 0);
+    CHECK(strcmp(cfg_enum_name("embedding.optimizer", 2), "rowwise_adagrad") == 0);
     CHECK(strcmp(cfg_enum_name("data.format", CFG_FORMAT_CRITEO), "criteo") == 0);
     CHECK(strcmp(cfg_enum_name("data.int_mode", CFG_INT_DENSE), "dense") == 0);
     CHECK(strcmp(cfg_enum_name("train.dense_sync", CFG_DENSE_PS), "ps") == 0);
@@ -271,7 +275,7 @@ static void test_full_round_trip(void)
     CHECK(strcmp(c->data.test.path[1], "-dash.tsv") == 0);
     CHECK_INT(c->data.int_mode, CFG_INT_DENSE);
     CHECK(c->data.max_bad_rows == INT64_C(4611686018427387904));
-    CHECK_INT(c->model.type, CFG_MODEL_LR);
+    CHECK(strcmp(c->model.type, "lr") == 0);
     CHECK_INT(c->model.dim, 1024);
     CHECK(c->model.init_std == 0.1 + 0.2);
     CHECK(c->optimizer.lr == 1e-3);
@@ -394,22 +398,23 @@ static void test_file_errors(void)
                     "found '1e999'");
     EXPECT_FILE_ERR("word.yaml", "optimizer:\n  eps: small\n", PSR_ERR_CONFIG,
                     "word.yaml:2:", "found 'small'", "allowed a number in (0, 1]");
-    EXPECT_FILE_ERR("enum.yaml", "model:\n  type: svm\n", PSR_ERR_CONFIG,
-                    "enum.yaml:2: key 'model.type': found 'svm', allowed one of: lr, fm");
+    EXPECT_FILE_ERR("enum.yaml", "train:\n  dense_sync: svm\n", PSR_ERR_CONFIG,
+                    "enum.yaml:2: key 'train.dense_sync': found 'svm', allowed one of: ps, "
+                    "allreduce");
     EXPECT_FILE_ERR("enum2.yaml", "data:\n  int_mode: Dense\n", PSR_ERR_CONFIG,
                     "enum2.yaml:2:", "allowed one of: bucket, dense");
     EXPECT_FILE_ERR("enum3.yaml", "data:\n  format: libsvm\n", PSR_ERR_CONFIG,
                     "enum3.yaml:2:", "'data.format'", "allowed one of: criteo");
     /* a long multi-line value is echoed on one line, cut */
-    EXPECT_FILE_ERR("block.yaml", "model:\n  type: |\n    line one\n    line two that is long "
+    EXPECT_FILE_ERR("block.yaml", "train:\n  dense_sync: |\n    line one\n    line two that is long "
                     "enough to be cut somewhere past sixty bytes\n", PSR_ERR_CONFIG,
                     "block.yaml:2:", "found 'line one?line two", "...'");
 
     /* shape */
     EXPECT_FILE_ERR("map.yaml", "train:\n  epochs:\n    value: 3\n", PSR_ERR_CONFIG,
                     "map.yaml:3: key 'train.epochs': found a mapping, allowed an integer");
-    EXPECT_FILE_ERR("seq.yaml", "model:\n  type: [lr, fm]\n", PSR_ERR_CONFIG,
-                    "seq.yaml:2:", "'model.type': found a sequence, allowed one of: lr, fm");
+    EXPECT_FILE_ERR("seq.yaml", "train:\n  dense_sync: [ps, allreduce]\n", PSR_ERR_CONFIG,
+                    "seq.yaml:2:", "'train.dense_sync': found a sequence, allowed one of: ps");
     EXPECT_FILE_ERR("secscalar.yaml", "train: 5\n", PSR_ERR_CONFIG, "secscalar.yaml:1:",
                     "section 'train': found a scalar, allowed a mapping");
     EXPECT_FILE_ERR("top.yaml", "- train\n- data\n", PSR_ERR_CONFIG, "top.yaml:1:",
@@ -523,9 +528,9 @@ static void test_set(void)
     CHECK_INT(cfg_set(c, "optimizer.lr=1e-3"), PSR_OK);
     CHECK(c->optimizer.lr == 1e-3);
     CHECK_INT(cfg_set(c, "model.type=lr"), PSR_OK);
-    CHECK_INT(c->model.type, CFG_MODEL_LR);
+    CHECK(strcmp(c->model.type, "lr") == 0);
     CHECK_INT(cfg_set(c, "model.type='fm'"), PSR_OK);
-    CHECK_INT(c->model.type, CFG_MODEL_FM);
+    CHECK(strcmp(c->model.type, "fm") == 0);
     CHECK_INT(cfg_set(c, "train.seed=9223372036854775807"), PSR_OK);
     CHECK(c->train.seed == UINT64_C(9223372036854775807));
     CHECK_INT(cfg_set(c, "data.max_bad_rows=0"), PSR_OK);
@@ -590,7 +595,7 @@ static void test_set(void)
     EXPECT_SET_ERR("train.epochs={a: 1}", "found a mapping");
     EXPECT_SET_ERR("optimizer.beta2=1", "--set optimizer.beta2=1: key 'optimizer.beta2': "
                    "found '1', allowed a number in [0, 1)");
-    EXPECT_SET_ERR("model.type=svm", "allowed one of: lr, fm");
+    EXPECT_SET_ERR("train.dense_sync=svm", "allowed one of: ps, allreduce");
     EXPECT_SET_ERR("train.epochs", "--set train.epochs: expected section.key=value (no '=' found)");
     EXPECT_SET_ERR("=3", "--set =3: expected section.key=value (empty key)");
     EXPECT_SET_ERR("train.epoch=3", "--set train.epoch=3: unknown key 'train.epoch' (allowed in "
@@ -644,10 +649,10 @@ static void test_validate(void)
     CHECK_INT(cfg_validate(c), PSR_ERR_CONFIG);
     CHECK_CONTAINS(psr_err_msg(), "key 'optimizer.lr'");
     c->optimizer.lr = 0.01;
-    c->model.type = 7;
+    c->train.dense_sync = 7;
     CHECK_INT(cfg_validate(c), PSR_ERR_CONFIG);
-    CHECK_CONTAINS(psr_err_msg(), "key 'model.type': found '7', allowed one of: lr, fm");
-    c->model.type = CFG_MODEL_LR;
+    CHECK_CONTAINS(psr_err_msg(), "key 'train.dense_sync': found '7', allowed one of: ps");
+    c->train.dense_sync = CFG_DENSE_PS;
     c->data.test.n = CFG_MAX_PATHS + 1;
     CHECK_INT(cfg_validate(c), PSR_ERR_CONFIG);
     CHECK_CONTAINS(psr_err_msg(), "key 'data.test' holds 257 paths");
@@ -858,7 +863,9 @@ static void test_checkpoint_dir(void)
 static void test_new_scalars(void)
 {
     static const char *const bad[][2] = {
-        {"model.type=DLRM", "allowed one of: lr, fm, deepfm, dlrm"},
+        {"data.split=Random", "allowed one of: files, random, leave_last_out"},
+        {"eval.k=0", "key 'eval.k': found '0', allowed an integer in [1, 1000]"},
+        {"embedding.optimizer=sgd", "allowed one of: adam, adagrad, rowwise_adagrad"},
         {"model.dropout=1", "key 'model.dropout': found '1', allowed a number in [0, 1)"},
         {"model.dropout=-0.1", "key 'model.dropout': found '-0.1'"},
         {"train.dense_sync=nccl", "key 'train.dense_sync': found 'nccl', allowed one of: ps, "
@@ -912,7 +919,7 @@ static void test_new_scalars(void)
         CHECK_INT(rc, PSR_OK);
         if (rc != PSR_OK) fprintf(stderr, "  --set %s: %s\n", good[i], psr_err_msg());
     }
-    CHECK_INT(c->model.type, CFG_MODEL_DLRM);
+    CHECK(strcmp(c->model.type, "dlrm") == 0);
     CHECK(c->model.dropout == 0.9);
     CHECK_INT(c->train.dense_sync, CFG_DENSE_ALLREDUCE);
     CHECK_INT(c->optimizer.decay, CFG_DECAY_NONE);
@@ -921,39 +928,51 @@ static void test_new_scalars(void)
     free(c);
 }
 
+/* cfg_validate, then the model's own checks against the config's data schema (what
+ * `psrec train` runs on rank 0 before anything starts). */
+static int validate_model(const cfg_t *c)
+{
+    int rc = cfg_validate(c);
+    if (rc != PSR_OK) return rc;
+    blk_schema_t s;
+    prep_schema_from_config(c, &s);
+    return wk_model_validate(c, &s, NULL);
+}
+
 /* Each cross-key check added with the new keys, and its message. */
 static void test_new_cross_checks(void)
 {
     cfg_t *c = new_cfg();
     CHECK_INT(cfg_set(c, "data.train=a.tsv"), PSR_OK);
-    CHECK_INT(cfg_validate(c), PSR_OK);
+    CHECK_INT(validate_model(c), PSR_OK);
 
     /* dlrm: bottom_mlp must end in model.dim, top_mlp in 1; other types do not care */
     CHECK_INT(cfg_set(c, "model.type=dlrm"), PSR_OK);
-    CHECK_INT(cfg_validate(c), PSR_ERR_CONFIG); /* default bottom_mlp ends in 16, dim is 8 */
+    CHECK_INT(validate_model(c), PSR_ERR_CONFIG); /* default bottom_mlp ends in 16, dim is 8 */
     CHECK_CONTAINS(psr_err_msg(), "invalid config: model.bottom_mlp ends in 16 but model.dim is "
                                   "8; with model.type dlrm the bottom MLP's last width must equal "
                                   "model.dim");
     CHECK_INT(cfg_set(c, "model.dim=16"), PSR_OK);
-    CHECK_INT(cfg_validate(c), PSR_OK);
+    CHECK_INT(validate_model(c), PSR_OK);
     CHECK_INT(cfg_set(c, "model.bottom_mlp=[64, 32]"), PSR_OK);
-    CHECK_INT(cfg_validate(c), PSR_ERR_CONFIG);
+    CHECK_INT(validate_model(c), PSR_ERR_CONFIG);
     CHECK_CONTAINS(psr_err_msg(), "model.bottom_mlp ends in 32 but model.dim is 16");
     CHECK_INT(cfg_set(c, "model.bottom_mlp=16"), PSR_OK);
-    CHECK_INT(cfg_validate(c), PSR_OK);
+    CHECK_INT(validate_model(c), PSR_OK);
     CHECK_INT(cfg_set(c, "model.top_mlp=[256, 2]"), PSR_OK);
-    CHECK_INT(cfg_validate(c), PSR_ERR_CONFIG);
+    CHECK_INT(validate_model(c), PSR_ERR_CONFIG);
     CHECK_CONTAINS(psr_err_msg(), "invalid config: model.top_mlp ends in 2; with model.type dlrm "
                                   "its last width must be 1");
     CHECK_INT(cfg_set(c, "model.top_mlp=1"), PSR_OK);
-    CHECK_INT(cfg_validate(c), PSR_OK);
+    CHECK_INT(validate_model(c), PSR_OK);
     CHECK_INT(cfg_set(c, "model.top_mlp=[2]"), PSR_OK);
     CHECK_INT(cfg_set(c, "model.dim=8"), PSR_OK);
-    for (int t = CFG_MODEL_LR; t <= CFG_MODEL_DEEPFM; t++) {
+    static const char *const others[] = {"lr", "fm", "deepfm"};
+    for (int t = 0; t < 3; t++) {
         char a[64];
-        snprintf(a, sizeof a, "model.type=%s", cfg_model_name(t));
+        snprintf(a, sizeof a, "model.type=%s", others[t]);
         CHECK_INT(cfg_set(c, a), PSR_OK);
-        CHECK_INT(cfg_validate(c), PSR_OK);
+        CHECK_INT(validate_model(c), PSR_OK);
     }
     CHECK_INT(cfg_set(c, "model.top_mlp=[512, 256, 1]"), PSR_OK);
     CHECK_INT(cfg_set(c, "model.bottom_mlp=[512, 256, 16]"), PSR_OK);
@@ -1068,7 +1087,7 @@ static void test_dlrm_round_trip(void)
     cfg_t *c = new_cfg(), *back = new_cfg();
     CHECK_INT(cfg_load_string(c, yaml, "dlrm.yaml"), PSR_OK);
     CHECK_INT(cfg_validate(c), PSR_OK);
-    CHECK_INT(c->model.type, CFG_MODEL_DLRM);
+    CHECK(strcmp(c->model.type, "dlrm") == 0);
     CHECK_INT(c->model.top_mlp.n, 5);
     CHECK_INT(c->model.top_mlp.v[4], 1);
     CHECK(strcmp(c->checkpoint.dir, "ckpt dir/run #1") == 0);
@@ -1130,13 +1149,13 @@ static void test_example_configs(void)
 
         if (!strcmp(files[i], "one-node.yaml")) {
             CHECK_INT(c->cluster.servers, 4);
-            CHECK_INT(c->model.type, CFG_MODEL_DEEPFM);
+            CHECK(strcmp(c->model.type, "deepfm") == 0);
             CHECK(c->checkpoint.every_seconds == 600.0);
             CHECK(c->checkpoint.dir[0] != '\0');
             CHECK_INT(c->data.test.n, 1);
         } else if (!strcmp(files[i], "criteo-1tb.yaml")) {
             static const int bottom[] = {512, 256, 128}, top[] = {1024, 1024, 512, 256, 1};
-            CHECK_INT(c->model.type, CFG_MODEL_DLRM);
+            CHECK(strcmp(c->model.type, "dlrm") == 0);
             CHECK_INT(c->model.dim, 128);
             CHECK_INT(c->model.bottom_mlp.n, 3);
             CHECK(memcmp(c->model.bottom_mlp.v, bottom, sizeof bottom) == 0);
@@ -1153,7 +1172,7 @@ static void test_example_configs(void)
             CHECK(c->checkpoint.every_seconds == 1800.0);
             CHECK_INT(c->checkpoint.keep, 3);
         } else if (!strcmp(files[i], "deep-local.yaml")) {
-            CHECK_INT(c->model.type, CFG_MODEL_DEEPFM);
+            CHECK(strcmp(c->model.type, "deepfm") == 0);
             CHECK_INT(c->model.mlp.n, 2);
             CHECK_INT(c->model.mlp.v[0], 64);
             CHECK_INT(c->model.mlp.v[1], 32);

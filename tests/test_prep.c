@@ -310,9 +310,9 @@ static void test_csv_equals_criteo(void)
                 diff++;
                 continue;
             }
-            diff += b.n_feat != 39 || memcmp(a.key, b.key, sizeof a.key) ||
-                    memcmp(a.val, b.val, sizeof a.val) || memcmp(a.dense, b.dense, sizeof a.dense) ||
-                    a.label != b.label;
+            diff += b.n_feat != 39 || memcmp(a.key, b.key, sizeof a.i_key) ||
+                    memcmp(a.val, b.val, sizeof a.i_val) ||
+                    memcmp(a.dense, b.dense, sizeof a.i_dense) || a.label != b.label;
         }
         CHECK_INT(diff, 0);
         free(c);

@@ -74,9 +74,7 @@ static int count_substr(const char *hay, const char *needle)
 
 static int row_eq(const rd_row_t *a, const rd_row_t *b)
 {
-    return a->label == b->label && memcmp(a->key, b->key, sizeof a->key) == 0 &&
-           memcmp(a->val, b->val, sizeof a->val) == 0 &&
-           memcmp(a->dense, b->dense, sizeof a->dense) == 0;
+    return a->label == b->label && rd_row_equal(a, b);
 }
 
 /* ------------------------------------------------------------------------------------ */

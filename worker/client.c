@@ -7,29 +7,38 @@
 #include "psr_error.h"
 #include "wire.h"
 
-void wk_client_init(wk_client_t *c, MPI_Comm comm, int n_servers, int width, size_t cap_keys)
+void wk_client_init(wk_client_t *c, MPI_Comm comm, int n_servers, const int32_t *widths,
+                    int n_tables)
 {
     memset(c, 0, sizeof *c);
     c->comm = comm;
     MPI_Comm_rank(comm, &c->rank);
     c->n_servers = n_servers;
-    c->width = width;
-    c->cap_keys = cap_keys;
+    c->n_tables = n_tables;
+    memcpy(c->widths, widths, (size_t)n_tables * sizeof *widths);
     size_t S = (size_t)n_servers;
     c->pull_buf = psr_xcalloc(S, sizeof *c->pull_buf);
     c->reply_buf = psr_xcalloc(S, sizeof *c->reply_buf);
     c->push_buf = psr_xcalloc(S, sizeof *c->push_buf);
+    c->pull_cap = psr_xcalloc(S, sizeof *c->pull_cap);
+    c->reply_cap = psr_xcalloc(S, sizeof *c->reply_cap);
+    c->push_cap = psr_xcalloc(S, sizeof *c->push_cap);
     c->pull_req = psr_xmalloc(S * sizeof *c->pull_req);
     c->reply_req = psr_xmalloc(S * sizeof *c->reply_req);
     c->push_req = psr_xmalloc(S * sizeof *c->push_req);
-    size_t row = (size_t)width * sizeof(float);
-    for (size_t s = 0; s < S; s++) {
-        /* Buffers of one server could be smaller, but any server may own every key of a batch */
-        c->pull_buf[s] = psr_xmalloc(sizeof(wire_hdr_t) + cap_keys * sizeof(uint64_t));
-        c->reply_buf[s] = psr_xmalloc(sizeof(wire_hdr_t) + cap_keys * row);
-        c->push_buf[s] = psr_xmalloc(sizeof(wire_hdr_t) + cap_keys * (sizeof(uint64_t) + row));
-        c->pull_req[s] = c->reply_req[s] = c->push_req[s] = MPI_REQUEST_NULL;
-    }
+    for (size_t s = 0; s < S; s++) c->pull_req[s] = c->reply_req[s] = c->push_req[s] = MPI_REQUEST_NULL;
+}
+
+/* Grow a per-server buffer (only while no request uses it: callers wait first). Buffers grow
+ * by doubling, so a run allocates a handful of times while batches reach their largest. */
+static void ensure(char **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap) return;
+    size_t n = *cap ? *cap : 4096;
+    while (n < need) n *= 2;
+    free(*buf);
+    *buf = psr_xmalloc(n);
+    *cap = n;
 }
 
 void wk_client_free(wk_client_t *c)
@@ -46,6 +55,9 @@ void wk_client_free(wk_client_t *c)
     free(c->pull_req);
     free(c->reply_req);
     free(c->push_req);
+    free(c->pull_cap);
+    free(c->reply_cap);
+    free(c->push_cap);
     if (c->dense_buf)
         for (int s = 0; s < c->n_servers; s++) free(c->dense_buf[s]);
     free(c->dense_buf);
@@ -54,24 +66,42 @@ void wk_client_free(wk_client_t *c)
     memset(c, 0, sizeof *c);
 }
 
-void wk_client_pull_start(wk_client_t *c, const uint64_t *keys, const int64_t *off,
-                          float *rows, int64_t step)
+/* Write the table of counts of server s (wire.h rule 3) at p; returns its bytes. */
+static size_t put_counts(const wk_client_t *c, const wk_keyset_t *ks, int s, char *p)
 {
-    c->pull_off = off;
+    size_t cb = wire_counts_bytes(c->n_tables);
+    memset(p, 0, cb);
+    for (int t = 0; t < c->n_tables; t++) {
+        uint32_t n = ks->srv_cnt[(size_t)s * (size_t)c->n_tables + (size_t)t];
+        memcpy(p + 4 * (size_t)t, &n, 4);
+    }
+    return cb;
+}
+
+void wk_client_pull_start(wk_client_t *c, const wk_keyset_t *ks, float *rows, int64_t step)
+{
+    c->pull_ks = *ks;
     c->pull_rows = rows;
     c->pull_step = step;
+    const size_t cb = wire_counts_bytes(c->n_tables);
     for (int s = 0; s < c->n_servers; s++) {
-        uint64_t n = (uint64_t)(off[s + 1] - off[s]);
+        const int64_t k0 = ks->srv_off[s], k1 = ks->srv_off[s + 1];
+        uint64_t n = (uint64_t)(k1 - k0);
         c->pull_req[s] = c->reply_req[s] = MPI_REQUEST_NULL;
         if (n == 0) continue;
-        size_t reply_bytes = sizeof(wire_hdr_t) + n * (size_t)c->width * sizeof(float);
+        size_t floats = (size_t)(ks->roff[k1] - ks->roff[k0]);
+        size_t reply_bytes = sizeof(wire_hdr_t) + cb + floats * sizeof(float);
+        size_t req_bytes = sizeof(wire_hdr_t) + cb + n * sizeof(uint64_t);
+        ensure(&c->reply_buf[s], &c->reply_cap[s], reply_bytes);
+        ensure(&c->pull_buf[s], &c->pull_cap[s], req_bytes);
         MPI_Irecv(c->reply_buf[s], (int)reply_bytes, MPI_BYTE, s, WIRE_TAG_REPLY, c->comm,
                   &c->reply_req[s]);
         wire_hdr_t *h = (wire_hdr_t *)c->pull_buf[s];
-        wire_hdr_fill(h, WIRE_PULL, 0, c->rank, n * sizeof(uint64_t), step, n);
-        memcpy(h + 1, keys + off[s], n * sizeof(uint64_t));
-        MPI_Isend(h, (int)(sizeof *h + n * sizeof(uint64_t)), MPI_BYTE, s, WIRE_TAG_REQUEST,
-                  c->comm, &c->pull_req[s]);
+        wire_hdr_fill(h, WIRE_PULL, 0, c->rank, req_bytes - sizeof *h, step, n);
+        char *p = (char *)(h + 1);
+        p += put_counts(c, ks, s, p);
+        memcpy(p, ks->keys + k0, n * sizeof(uint64_t));
+        MPI_Isend(h, (int)req_bytes, MPI_BYTE, s, WIRE_TAG_REQUEST, c->comm, &c->pull_req[s]);
     }
 }
 
@@ -80,24 +110,31 @@ int wk_client_pull_wait(wk_client_t *c)
     double t0 = psr_now();
     MPI_Waitall(c->n_servers, c->pull_req, MPI_STATUSES_IGNORE);
     int rc = PSR_OK;
+    const wk_keyset_t *ks = &c->pull_ks;
+    const size_t cb = wire_counts_bytes(c->n_tables);
     for (int s = 0; s < c->n_servers; s++) {
-        uint64_t n = (uint64_t)(c->pull_off[s + 1] - c->pull_off[s]);
+        const int64_t k0 = ks->srv_off[s], k1 = ks->srv_off[s + 1];
+        uint64_t n = (uint64_t)(k1 - k0);
         if (n == 0) continue;
         MPI_Status st;
         int count;
         MPI_Wait(&c->reply_req[s], &st);
         MPI_Get_count(&st, MPI_BYTE, &count);
         if (rc != PSR_OK) continue;
-        rc = wire_check(c->reply_buf[s], (size_t)count, s, c->width);
+        rc = wire_check(c->reply_buf[s], (size_t)count, s, c->widths, c->n_tables);
         const wire_hdr_t *h = (const wire_hdr_t *)c->reply_buf[s];
         if (rc == PSR_OK && (h->type != WIRE_PULL_REPLY || h->count != n))
             rc = PSR_ERR(PSR_ERR_WIRE, "reply from server %d: %s with %llu rows, expected "
                                        "PULL_REPLY with %llu",
                          s, wire_type_name(h->type), (unsigned long long)h->count,
                          (unsigned long long)n);
+        if (rc == PSR_OK && memcmp((const char *)(h + 1),
+                                   c->pull_buf[s] + sizeof(wire_hdr_t), cb) != 0)
+            rc = PSR_ERR(PSR_ERR_WIRE, "reply from server %d: its table counts differ from the "
+                         "request's", s);
         if (rc == PSR_OK)
-            memcpy(c->pull_rows + (size_t)c->pull_off[s] * c->width, h + 1,
-                   n * (size_t)c->width * sizeof(float));
+            memcpy(c->pull_rows + ks->roff[k0], (const char *)(h + 1) + cb,
+                   (size_t)(ks->roff[k1] - ks->roff[k0]) * sizeof(float));
     }
     c->wait_seconds += psr_now() - t0;
     return rc;
@@ -163,7 +200,7 @@ static int dense_recv(wk_client_t *c, int s, float *theta, int64_t nb)
     int count;
     MPI_Recv(buf, (int)bytes, MPI_BYTE, s, WIRE_TAG_DENSE_REPLY, c->comm, &st);
     MPI_Get_count(&st, MPI_BYTE, &count);
-    int rc = wire_check(buf, (size_t)count, s, c->width);
+    int rc = wire_check(buf, (size_t)count, s, c->widths, c->n_tables);
     const wire_hdr_t *h = (const wire_hdr_t *)buf;
     if (rc == PSR_OK && (h->type != WIRE_PULL_DENSE_REPLY || h->count != (uint64_t)nb))
         rc = PSR_ERR(PSR_ERR_WIRE, "dense reply from server %d: %s with %llu blocks, expected %lld",
@@ -222,21 +259,24 @@ void wk_client_dense_push(wk_client_t *c, const float *grad, int64_t n_blocks, i
     }
 }
 
-void wk_client_push(wk_client_t *c, const uint64_t *keys, const float *grads,
-                    const int64_t *off, int64_t step)
+void wk_client_push(wk_client_t *c, const wk_keyset_t *ks, const float *grads, int64_t step)
 {
     wk_client_push_wait(c);
-    const size_t row = (size_t)c->width * sizeof(float);
+    const size_t cb = wire_counts_bytes(c->n_tables);
     for (int s = 0; s < c->n_servers; s++) {
-        uint64_t n = (uint64_t)(off[s + 1] - off[s]);
+        const int64_t k0 = ks->srv_off[s], k1 = ks->srv_off[s + 1];
+        uint64_t n = (uint64_t)(k1 - k0);
         c->push_req[s] = MPI_REQUEST_NULL;
         if (n == 0) continue;
+        size_t floats = (size_t)(ks->roff[k1] - ks->roff[k0]);
+        size_t payload = cb + n * sizeof(uint64_t) + floats * sizeof(float);
+        ensure(&c->push_buf[s], &c->push_cap[s], sizeof(wire_hdr_t) + payload);
         wire_hdr_t *h = (wire_hdr_t *)c->push_buf[s];
-        size_t payload = n * (sizeof(uint64_t) + row);
         wire_hdr_fill(h, WIRE_PUSH, 0, c->rank, payload, step, n);
         char *p = (char *)(h + 1);
-        memcpy(p, keys + off[s], n * sizeof(uint64_t));
-        memcpy(p + n * sizeof(uint64_t), grads + (size_t)off[s] * c->width, n * row);
+        p += put_counts(c, ks, s, p);
+        memcpy(p, ks->keys + k0, n * sizeof(uint64_t));
+        memcpy(p + n * sizeof(uint64_t), grads + ks->roff[k0], floats * sizeof(float));
         MPI_Isend(h, (int)(sizeof *h + payload), MPI_BYTE, s, WIRE_TAG_REQUEST, c->comm,
                   &c->push_req[s]);
     }
@@ -264,7 +304,7 @@ static int64_t recv_grant(wk_client_t *c)
     MPI_Recv(&g, sizeof g, MPI_BYTE, 0, WIRE_TAG_CLOCK, c->comm, &st);
     c->wait_seconds += psr_now() - t0;
     MPI_Get_count(&st, MPI_BYTE, &count);
-    if (wire_check(&g, (size_t)count, 0, c->width) != PSR_OK)
+    if (wire_check(&g, (size_t)count, 0, c->widths, c->n_tables) != PSR_OK)
         psr_die(1, "%s", psr_err_msg());
     if (g.type != WIRE_CLOCK_GRANT)
         psr_die(1, "clock reply from server 0 is %s, expected CLOCK_GRANT", wire_type_name(g.type));

@@ -1,50 +1,63 @@
 /* client: the worker side of PULL and PUSH, split-phase so the trainer can overlap them
  * with computation (start now, wait later).
  *
- * Invariants: at most one pull and one push are in flight; every buffer is allocated once
- * for `cap_keys` keys per server. A pull's replies land in the trainer's rows array in the
- * batch's server-grouped key order. */
+ * Invariants: at most one pull and one push are in flight; a buffer grows (by doubling) only
+ * before the request that needs it is posted, never while one uses it. A pull's replies land
+ * in the caller's rows array at the keyset's row offsets. */
 #ifndef PSR_WK_CLIENT_H
 #define PSR_WK_CLIENT_H
 
 #include <mpi.h>
 #include <stdint.h>
 
+#include "tables.h"
+
+/* What a pull or push carries: n keys grouped by server, then by table within a server
+ * (wire.h rule 3), with the float offset of each key's row (rows of different tables have
+ * different widths). Owned by the caller (worker/batch.h builds it). */
+typedef struct {
+    const uint64_t *keys;     /* (n) */
+    const int64_t *srv_off;   /* (n_servers + 1): server s's keys are [srv_off[s], srv_off[s+1]) */
+    const uint32_t *srv_cnt;  /* (n_servers, n_tables): keys per server and table */
+    const int64_t *roff;      /* (n + 1): key u's row is floats [roff[u], roff[u+1]) */
+} wk_keyset_t;
+
 typedef struct {
     MPI_Comm comm;
     int rank;
     int n_servers;
-    int width;
-    size_t cap_keys;
-    char **pull_buf;        /* (n_servers) header + keys */
-    char **reply_buf;       /* (n_servers) header + rows */
-    char **push_buf;        /* (n_servers) header + keys + grads */
+    int n_tables;
+    int32_t widths[PSR_MAX_TABLES];
+    char **pull_buf;        /* (n_servers) header + counts + keys */
+    char **reply_buf;       /* (n_servers) header + counts + rows */
+    char **push_buf;        /* (n_servers) header + counts + keys + grads */
+    size_t *pull_cap, *reply_cap, *push_cap; /* (n_servers) bytes allocated */
     MPI_Request *pull_req;  /* (n_servers) */
     MPI_Request *reply_req; /* (n_servers) */
     MPI_Request *push_req;  /* (n_servers) */
     char **dense_buf;       /* (n_servers) header + block ids + blocks, or NULL */
     MPI_Request *dense_req; /* (n_servers) dense pushes in flight */
     char *dense_reply;      /* header + the most blocks any server holds */
-    const int64_t *pull_off;/* server offsets of the pull in flight */
+    wk_keyset_t pull_ks;    /* the pull in flight (its arrays stay the caller's) */
     float *pull_rows;       /* destination of the pull in flight */
     int64_t pull_step;
     double wait_seconds;    /* time blocked in pull/push waits */
 } wk_client_t;
 
-void wk_client_init(wk_client_t *c, MPI_Comm comm, int n_servers, int width, size_t cap_keys);
+/* widths[t]: floats per row of table t (common/tables.h). Buffers grow with the batches. */
+void wk_client_init(wk_client_t *c, MPI_Comm comm, int n_servers, const int32_t *widths,
+                    int n_tables);
 void wk_client_free(wk_client_t *c); /* waits for nothing: call wk_client_push_wait first */
 
-/* Start pulling keys[off[s] .. off[s+1]) from each server s into rows (n, width).
- * keys, off and rows must stay valid until wk_client_pull_wait returns. */
-void wk_client_pull_start(wk_client_t *c, const uint64_t *keys, const int64_t *off,
-                          float *rows, int64_t step);
+/* Start pulling ks's keys from their servers into rows (at ks->roff offsets). ks's arrays and
+ * rows must stay valid until wk_client_pull_wait returns. */
+void wk_client_pull_start(wk_client_t *c, const wk_keyset_t *ks, float *rows, int64_t step);
 /* Wait for the pull in flight; checks each reply (PSR_OK or PSR_ERR_WIRE). */
 int wk_client_pull_wait(wk_client_t *c);
 
-/* Push grads (n, width) of keys grouped by off, after the previous push's sends finished
+/* Push grads (laid out as ks->roff) of ks's keys, after the previous push's sends finished
  * (the buffers are reused). Returns at once; the server applies it when it arrives. */
-void wk_client_push(wk_client_t *c, const uint64_t *keys, const float *grads,
-                    const int64_t *off, int64_t step);
+void wk_client_push(wk_client_t *c, const wk_keyset_t *ks, const float *grads, int64_t step);
 /* Wait until the push's buffers are free. */
 void wk_client_push_wait(wk_client_t *c);
 

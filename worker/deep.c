@@ -184,6 +184,32 @@ void wk_deep_free(wk_deep_t *d)
 
 size_t wk_deep_n_params(const wk_deep_t *d) { return d->n_params; }
 
+/* Weights and biases of FC layers of widths dims[0..n] (layers.h layout). */
+static size_t mlp_params(const size_t *dims, int n)
+{
+    size_t p = 0;
+    for (int l = 0; l < n; l++) p += dims[l] * dims[l + 1] + dims[l + 1];
+    return p;
+}
+
+size_t wk_deep_spec_params(const wk_deep_spec_t *spec)
+{
+    const size_t F = (size_t)spec->n_fields, k = (size_t)spec->dim, D = (size_t)spec->n_dense;
+    size_t dims[WK_MLP_MAX_LAYERS + 1];
+    if (spec->type == WK_DEEP_DEEPFM) {
+        dims[0] = F * k + D;
+        for (int l = 0; l < spec->n_mlp; l++) dims[l + 1] = (size_t)spec->mlp[l];
+        dims[spec->n_mlp + 1] = 1;
+        return mlp_params(dims, spec->n_mlp + 1);
+    }
+    dims[0] = D;
+    for (int l = 0; l < spec->n_bottom; l++) dims[l + 1] = (size_t)spec->bottom[l];
+    size_t p = mlp_params(dims, spec->n_bottom);
+    dims[0] = k + F * (F + 1) / 2;
+    for (int l = 0; l < spec->n_top; l++) dims[l + 1] = (size_t)spec->top[l];
+    return p + mlp_params(dims, spec->n_top);
+}
+
 psr_rng_t *wk_deep_rng(wk_deep_t *d) { return &d->rng; }
 
 void wk_deep_init_params(const wk_deep_t *d, uint64_t seed, float *theta)

@@ -75,6 +75,8 @@ void wk_deep_free(wk_deep_t *d); /* NULL ok */
 
 /* Floats of theta (and of dtheta). */
 size_t wk_deep_n_params(const wk_deep_t *d);
+/* The same from a spec that passed wk_deep_check_spec, without building the model. */
+size_t wk_deep_spec_params(const wk_deep_spec_t *spec);
 /* Deterministic init of theta from seed (He for layers followed by ReLU, Xavier for the
  * output layers, biases 0; see wk_mlp_init_params). */
 void wk_deep_init_params(const wk_deep_t *d, uint64_t seed, float *theta);

@@ -11,7 +11,9 @@
 #include "log.h"
 #include "metrics.h"
 #include "adam.h"
-#include "net.h"
+#include "loss.h"
+#include "model.h"
+#include "trainer_int.h"
 #include "psr_error.h"
 #include "schedule.h"
 #include "signals.h"
@@ -19,43 +21,6 @@
 #include "wire.h"
 
 #define NONE_LEFT INT64_MAX
-#define EVAL 2 /* index of the evaluation batch */
-
-typedef struct {
-    const cfg_t *cfg;
-    const wk_train_opts_t *o;
-    MPI_Comm wk_comm;
-    int worker, n_workers, n_servers;
-    wk_client_t client;
-    wk_net_t net;
-    int dense_mode;     /* -1: no dense parameters; else enum cfg_dense_sync */
-    float *dm, *dv;     /* allreduce: Adam state of the dense replica (padded length) */
-    float *red;         /* allreduce: reduction buffer, padded length + 1 (the active count) */
-    psr_adam_t adam;
-    psr_schedule_t sched;
-    wk_batch_t batch[3]; /* two alternating training batches, and one for evaluation */
-    float *rows[3];      /* (cap_keys, width) pulled rows of batch[i] */
-    float *grad;       /* (cap_keys, width) */
-    float *logit;      /* (batch_size) */
-    int64_t known_min; /* slowest worker's finished steps, as last heard */
-    int pending;       /* a training pull is in flight */
-    rd_reader_t *test;
-    float *ev_p, *ev_y; /* this worker's test predictions */
-    size_t ev_cap;
-    float *all_p, *all_y; /* worker 0: everyone's */
-    size_t all_cap;
-    double t_read, t_compute;
-    /* where the worker is: what a checkpoint saves */
-    rd_reader_t *train;
-    rd_pos_t pos_of[2]; /* reader position before batch[i] was filled */
-    int cur, have;      /* batch to train next, and its rows (0: none left this epoch) */
-    int64_t epoch, step, examples;
-    uint64_t rows_hash;
-    int ckpt_on;
-    int64_t last_ckpt_step; /* -1: none yet */
-    double last_ckpt_time;
-    int stop;           /* a preemption checkpoint was written: end the job */
-} trainer_t;
 
 /* Block until every active worker has finished `need` steps (the staleness bound). */
 static void staleness_wait(trainer_t *t, int64_t need)
@@ -71,130 +36,57 @@ static void begin_step(trainer_t *t, int i, int64_t step)
     wk_batch_index(&t->batch[i]);
     t->t_read += psr_now() - t0;
     staleness_wait(t, step - t->cfg->train.max_staleness);
-    wk_client_pull_start(&t->client, t->batch[i].uniq, t->batch[i].srv_off, t->rows[i], step);
+    wk_keyset_t ks = wk_batch_keys(&t->batch[i]);
+    wk_client_pull_start(&t->client, &ks, t->batch[i].rows, step);
 }
 
-static int fill(trainer_t *t, int i, rd_reader_t *r)
+static int fill(trainer_t *t, int i, rd_reader_t *r, int64_t step)
 {
     double t0 = psr_now();
-    int n = wk_batch_fill(&t->batch[i], r);
+    int n = wk_fill(t, &t->batch[i], r, WK_SPLIT_TRAIN);
+    if (n > 0) wk_sample_negatives(t, &t->batch[i], step);
     t->t_read += psr_now() - t0;
     return n;
 }
 
-static void ev_append(trainer_t *t, const float *logit, const float *label, int n, size_t *len)
-{
-    if (*len + (size_t)n > t->ev_cap) {
-        size_t cap = t->ev_cap ? t->ev_cap : 65536;
-        while (cap < *len + (size_t)n) cap *= 2;
-        t->ev_p = psr_xrealloc(t->ev_p, cap * sizeof *t->ev_p);
-        t->ev_y = psr_xrealloc(t->ev_y, cap * sizeof *t->ev_y);
-        t->ev_cap = cap;
-    }
-    for (int j = 0; j < n; j++) {
-        t->ev_p[*len + j] = (float)(1.0 / (1.0 + exp(-(double)logit[j])));
-        t->ev_y[*len + j] = label[j];
-    }
-    *len += (size_t)n;
-}
+static size_t dense_len(const trainer_t *t) { return (size_t)t->model.n_blocks * WIRE_DENSE_BLOCK; }
 
-/* Evaluate on every worker's share of data.test; collective over wk_comm. */
-static int evaluate(trainer_t *t, int64_t step, double *auc, double *logloss, int64_t *n_out)
-{
-    *auc = *logloss = NAN;
-    *n_out = 0;
-    if (!t->test) return PSR_OK;
-    PSR_FORWARD(rd_rewind(t->test));
-    size_t len = 0;
-    int rc = PSR_OK;
-    for (;;) {
-        wk_batch_t *b = &t->batch[EVAL];
-        int n = wk_batch_fill(b, t->test);
-        if (n < 0) {
-            rc = -n;
-            break;
-        }
-        if (n == 0) break;
-        wk_batch_index(b);
-        wk_client_pull_start(&t->client, b->uniq, b->srv_off, t->rows[EVAL], step);
-        rc = wk_client_pull_wait(&t->client);
-        if (rc != PSR_OK) break;
-        wk_net_forward(&t->net, b, t->rows[EVAL], 0, t->logit);
-        ev_append(t, t->logit, b->label, n, &len);
-    }
-    if (rc != PSR_OK) return rc; /* the caller stops the job: no one waits in the gather */
-
-    int my = (int)len, *counts = NULL, *displs = NULL;
-    if (t->worker == 0) {
-        counts = psr_xmalloc((size_t)t->n_workers * sizeof *counts);
-        displs = psr_xmalloc((size_t)t->n_workers * sizeof *displs);
-    }
-    MPI_Gather(&my, 1, MPI_INT, counts, 1, MPI_INT, 0, t->wk_comm);
-    size_t total = 0;
-    if (t->worker == 0) {
-        for (int w = 0; w < t->n_workers; w++) {
-            displs[w] = (int)total;
-            total += (size_t)counts[w];
-        }
-        if (total > t->all_cap) {
-            t->all_p = psr_xrealloc(t->all_p, total * sizeof *t->all_p);
-            t->all_y = psr_xrealloc(t->all_y, total * sizeof *t->all_y);
-            t->all_cap = total;
-        }
-    }
-    MPI_Gatherv(t->ev_p, my, MPI_FLOAT, t->all_p, counts, displs, MPI_FLOAT, 0, t->wk_comm);
-    MPI_Gatherv(t->ev_y, my, MPI_FLOAT, t->all_y, counts, displs, MPI_FLOAT, 0, t->wk_comm);
-    double m[3] = {NAN, NAN, 0};
-    if (t->worker == 0) {
-        m[0] = met_auc(t->all_p, t->all_y, total);
-        m[1] = met_logloss(t->all_p, t->all_y, total);
-        m[2] = (double)total;
-        psr_info("eval: step=%lld auc=%.6f logloss=%.6f examples=%zu", (long long)step, m[0],
-                 m[1], total);
-    }
-    MPI_Bcast(m, 3, MPI_DOUBLE, 0, t->wk_comm);
-    free(counts);
-    free(displs);
-    *auc = m[0];
-    *logloss = m[1];
-    *n_out = (int64_t)m[2];
-    return PSR_OK;
-}
-
-static size_t dense_len(const trainer_t *t) { return (size_t)t->net.n_blocks * WIRE_DENSE_BLOCK; }
-
-/* Forward, backward, joint clipping of sparse and dense gradients, sparse push, and in `ps`
- * mode the dense push. *loss: the batch's summed loss. */
+/* Forward, loss, backward, joint clipping of sparse and dense gradients, sparse push, and in
+ * `ps` mode the dense push. *loss: the batch's summed loss. */
 static int train_step(trainer_t *t, int cur, int64_t step, double *loss)
 {
     wk_batch_t *b = &t->batch[cur];
+    wk_model_t *m = &t->model;
     double t0 = psr_now();
-    const size_t n_grad = (size_t)b->n_uniq * (size_t)t->net.width;
+    const size_t n_grad = (size_t)b->roff[b->n_uniq];
     if (t->dense_mode == CFG_DENSE_PS && step % t->cfg->train.dense_pull_every == 0) {
-        int rc = wk_client_dense_pull(&t->client, t->net.theta, t->net.n_blocks, step);
+        int rc = wk_client_dense_pull(&t->client, m->theta, m->n_blocks, step);
         if (rc != PSR_OK) return rc;
         t0 = psr_now();
     }
-    wk_net_forward(&t->net, b, t->rows[cur], 1, t->logit);
-    *loss = wk_net_backward(&t->net, b, t->rows[cur], t->logit, t->grad);
+    m->ops->forward(m, b, 1, t->score);
+    *loss = wk_batch_loss(m, b, t->score, t->dscore);
+    m->ops->backward(m, b, t->dscore, b->grad);
     /* one norm over sparse and dense gradients together, as if they were one vector */
     double ss = 0.0;
-    for (size_t j = 0; j < n_grad; j++) ss += (double)t->grad[j] * t->grad[j];
-    for (size_t j = 0; j < t->net.n_params; j++) ss += (double)t->net.dtheta[j] * t->net.dtheta[j];
+    float *grad = b->grad;
+    for (size_t j = 0; j < n_grad; j++) ss += (double)grad[j] * grad[j];
+    for (size_t j = 0; j < m->n_params; j++) ss += (double)m->dtheta[j] * m->dtheta[j];
     const double norm = sqrt(ss), clip = t->cfg->optimizer.clip_norm;
     if (clip > 0 && norm > clip) {
         const float scale = (float)(clip / norm);
-        for (size_t j = 0; j < n_grad; j++) t->grad[j] *= scale;
-        for (size_t j = 0; j < t->net.n_params; j++) t->net.dtheta[j] *= scale;
+        for (size_t j = 0; j < n_grad; j++) grad[j] *= scale;
+        for (size_t j = 0; j < m->n_params; j++) m->dtheta[j] *= scale;
     }
     t->t_compute += psr_now() - t0;
     if (!isfinite(norm))
         return PSR_ERR(PSR_ERR_DATA, "worker %d: gradient norm is %g at step %lld; lower "
                                      "optimizer.lr or set optimizer.clip_norm",
                        t->worker, norm, (long long)step);
-    wk_client_push(&t->client, b->uniq, t->grad, b->srv_off, step);
+    wk_keyset_t ks = wk_batch_keys(b);
+    wk_client_push(&t->client, &ks, grad, step);
     if (t->dense_mode == CFG_DENSE_PS)
-        wk_client_dense_push(&t->client, t->net.dtheta, t->net.n_blocks, step);
+        wk_client_dense_push(&t->client, m->dtheta, m->n_blocks, step);
     return PSR_OK;
 }
 
@@ -207,7 +99,7 @@ static int dense_allreduce(trainer_t *t, int active, int64_t step)
     const size_t n = dense_len(t);
     double t0 = psr_now();
     if (active)
-        memcpy(t->red, t->net.dtheta, n * sizeof *t->red);
+        memcpy(t->red, t->model.dtheta, n * sizeof *t->red);
     else
         memset(t->red, 0, n * sizeof *t->red);
     t->red[n] = (float)active;
@@ -220,10 +112,10 @@ static int dense_allreduce(trainer_t *t, int active, int64_t step)
     int n_active = (int)t->red[n];
     if (n_active == 0) return 0;
     const float inv = 1.0f / (float)n_active;
-    for (size_t j = 0; j < t->net.n_params; j++) t->red[j] *= inv;
+    for (size_t j = 0; j < t->model.n_params; j++) t->red[j] *= inv;
     const float lr = (float)(t->adam.lr * psr_lr_scale(&t->sched, step));
-    psr_adam_update(&t->adam, lr, step + 1, t->net.theta, t->dm, t->dv, t->red,
-                    (int)t->net.n_params);
+    psr_adam_update(&t->adam, lr, step + 1, t->model.theta, t->dm, t->dv, t->red,
+                    (int)t->model.n_params);
     return n_active;
 }
 
@@ -234,7 +126,7 @@ static int prepare(trainer_t *t, int i, int64_t step)
     const int64_t max_steps = t->cfg->train.max_steps;
     if (max_steps > 0 && step >= max_steps) return 0;
     rd_tell(t->train, &t->pos_of[i]);
-    int n = fill(t, i, t->train);
+    int n = fill(t, i, t->train, step);
     if (n > 0) {
         begin_step(t, i, step);
         t->pending = 1;
@@ -318,14 +210,14 @@ static void state_of(const trainer_t *t, wk_state_t *st)
         st->pos = t->pos_of[t->cur];
     else
         rd_tell(t->train, &st->pos);
-    if (t->net.deep) st->rng = *wk_deep_rng(t->net.deep);
+    if (t->model.rng) st->rng = *t->model.rng;
 }
 
 /* The dense replica's block b as w | m | v, the layout of dense.params. */
 static void replica_block(const trainer_t *t, int64_t b, float *out)
 {
     const size_t o = (size_t)b * WIRE_DENSE_BLOCK, n = WIRE_DENSE_BLOCK * sizeof *out;
-    memcpy(out, t->net.theta + o, n);
+    memcpy(out, t->model.theta + o, n);
     memcpy(out + WIRE_DENSE_BLOCK, t->dm + o, n);
     memcpy(out + 2 * WIRE_DENSE_BLOCK, t->dv + o, n);
 }
@@ -333,7 +225,7 @@ static void replica_block(const trainer_t *t, int64_t b, float *out)
 static uint64_t replica_digest(const trainer_t *t, float *scratch)
 {
     uint64_t d = 0;
-    for (int64_t b = 0; b < t->net.n_blocks; b++) {
+    for (int64_t b = 0; b < t->model.n_blocks; b++) {
         replica_block(t, b, scratch);
         d += psr_row_digest((uint64_t)b, scratch, 3 * WIRE_DENSE_BLOCK, t->step);
     }
@@ -347,7 +239,7 @@ static int write_replica(const trainer_t *t, const char *stage, int64_t step, in
     ckpt_writer_t *w = NULL;
     int rc = ckpt_dense_create(&w, stage, step, level);
     *digest = 0; /* replica_digest's sum, over the blocks as they are written */
-    for (int64_t b = 0; b < t->net.n_blocks && rc == PSR_OK; b++) {
+    for (int64_t b = 0; b < t->model.n_blocks && rc == PSR_OK; b++) {
         replica_block(t, b, blk);
         *digest += psr_row_digest((uint64_t)b, blk, 3 * WIRE_DENSE_BLOCK, t->step);
         rc = ckpt_dense_put(w, (uint32_t)b, blk, 3 * WIRE_DENSE_BLOCK, t->step);
@@ -371,8 +263,11 @@ static int worker_part(void *ctx, const char *stage, int64_t step, int level, ck
     if (rc == PSR_OK) out->n_files = 1;
     /* global.state: every worker's state, on worker 0 (a collective, taken even after a
      * failure so that no worker waits) */
-    size_t gbytes = sizeof(wk_global_hdr_t) + (size_t)t->n_workers * sizeof st;
+    const size_t states = sizeof(wk_global_hdr_t) + (size_t)t->n_workers * sizeof st;
+    /* then the item catalogue, part of a user-item model (catalog.h C4; W4) */
+    const size_t gbytes = states + (t->catalog.n > 0 ? wk_catalog_bytes(&t->catalog) : 0);
     char *g = t->worker == 0 ? psr_xmalloc(gbytes) : NULL;
+    if (g && t->catalog.n > 0) wk_catalog_pack(&t->catalog, (unsigned char *)g + states);
     MPI_Gather(&st, sizeof st, MPI_BYTE, g ? g + sizeof(wk_global_hdr_t) : NULL, sizeof st,
                MPI_BYTE, 0, t->wk_comm);
     if (t->worker == 0) {
@@ -439,10 +334,9 @@ static int control(trainer_t *t, const int64_t v[CTL_N])
     const int64_t ck = t->cfg->checkpoint.every_steps;
     int rc = PSR_OK;
     if (ev > 0 && at % ev == 0) {
-        double auc, logloss;
-        int64_t n_eval;
+        wk_metrics_t met;
         rc = wait_rows(t);
-        if (rc == PSR_OK) rc = evaluate(t, at, &auc, &logloss, &n_eval);
+        if (rc == PSR_OK) rc = wk_evaluate(t, at, &met);
         if (rc != PSR_OK) return rc;
     }
     if (!t->ckpt_on) return PSR_OK;
@@ -561,9 +455,20 @@ static int resume_global(trainer_t *t, const char *dir, const char *why)
         memcpy(&h, bytes, sizeof h);
         if (h.magic != WK_STATE_MAGIC || h.version != WK_STATE_VERSION ||
             h.state_bytes != (int64_t)sizeof(wk_state_t) || h.n_workers < 1 ||
-            n != sizeof h + (size_t)h.n_workers * sizeof(wk_state_t))
+            h.n_workers > (int64_t)(n / sizeof(wk_state_t)) ||
+            n < sizeof h + (size_t)h.n_workers * sizeof(wk_state_t))
             rc = PSR_ERR(PSR_ERR_FORMAT, "%s/global.state: not a psrec global state of version %d "
                          "(%zu bytes)", dir, WK_STATE_VERSION, n);
+    }
+    if (rc == PSR_OK) { /* W4: a trailing item catalogue must parse (it is rebuilt from data) */
+        const size_t states = sizeof h + (size_t)h.n_workers * sizeof(wk_state_t);
+        if (n > states) {
+            wk_catalog_t cat;
+            char what[CFG_PATH_MAX + 32];
+            snprintf(what, sizeof what, "%s/global.state", dir);
+            rc = wk_catalog_unpack(&cat, (const unsigned char *)bytes + states, n - states, what);
+            wk_catalog_free(&cat);
+        }
     }
     int64_t epoch = INT64_MAX, step = 0, examples = 0, all_done = 1;
     uint64_t hash = 0;
@@ -600,22 +505,22 @@ static int resume_dense(trainer_t *t, const char *dir)
         ckpt_dense_block_t b;
         int eof = 0;
         if ((rc = ckpt_dense_next(r, &b, &eof)) != PSR_OK || eof) break;
-        if ((int64_t)b.id >= t->net.n_blocks || b.n != 3u * WIRE_DENSE_BLOCK) {
+        if ((int64_t)b.id >= t->model.n_blocks || b.n != 3u * WIRE_DENSE_BLOCK) {
             rc = PSR_ERR(PSR_ERR_FORMAT, "%s/dense.params: block %u of %zu floats does not fit "
                          "the model (%lld blocks of %d floats with Adam state)", dir, b.id, b.n,
-                         (long long)t->net.n_blocks, 3 * WIRE_DENSE_BLOCK);
+                         (long long)t->model.n_blocks, 3 * WIRE_DENSE_BLOCK);
             break;
         }
         const size_t o = (size_t)b.id * WIRE_DENSE_BLOCK, n = WIRE_DENSE_BLOCK * sizeof(float);
-        memcpy(t->net.theta + o, b.floats, n);
+        memcpy(t->model.theta + o, b.floats, n);
         memcpy(t->dm + o, b.floats + WIRE_DENSE_BLOCK, n);
         memcpy(t->dv + o, b.floats + 2 * WIRE_DENSE_BLOCK, n);
         got++;
     }
     ckpt_reader_close(r);
-    if (rc == PSR_OK && got != t->net.n_blocks)
+    if (rc == PSR_OK && got != t->model.n_blocks)
         rc = PSR_ERR(PSR_ERR_FORMAT, "%s/dense.params: %lld dense blocks, the model has %lld", dir,
-                     (long long)got, (long long)t->net.n_blocks);
+                     (long long)got, (long long)t->model.n_blocks);
     return rc;
 }
 
@@ -656,7 +561,7 @@ static int resume(trainer_t *t, const char *dir)
             t->step = st.step;
             t->examples = st.examples;
             t->rows_hash = st.rows_hash;
-            if (t->net.deep) *wk_deep_rng(t->net.deep) = st.rng;
+            if (t->model.rng) *t->model.rng = st.rng;
         } else {
             snprintf(why, sizeof why, "data.train differs from when the checkpoint was written "
                      "(files, sizes or order)");
@@ -689,33 +594,43 @@ int wk_train(const cfg_t *cfg, const wk_train_opts_t *o, MPI_Comm ps_comm, MPI_C
     MPI_Comm_size(wk_comm, &t.n_workers);
 
     int rc = rd_open_cfg(&t.train, cfg, 0, t.worker, t.n_workers);
-    if (rc == PSR_OK) rc = rd_open_cfg(&t.test, cfg, 1, t.worker, t.n_workers);
+    if (rc == PSR_OK && cfg->data.split == CFG_SPLIT_FILES)
+        rc = rd_open_cfg(&t.test, cfg, 1, t.worker, t.n_workers);
+    else if (rc == PSR_OK) /* the held-out rows come out of data.train */
+        rc = rd_open_cfg(&t.test, cfg, 0, t.worker, t.n_workers);
     if (rc != PSR_OK) {
         rd_close(t.train);
         return rc;
     }
+    t.schema = *rd_schema(t.train);
 
     const int B = cfg->train.batch_size;
-    rc = wk_net_init(&t.net, cfg, B);
+    rc = wk_model_init(&t.model, cfg, &t.schema, B);
+    if (rc == PSR_OK) rc = wk_prepare_data(&t);
     if (rc != PSR_OK) {
         rd_close(t.train);
         rd_close(t.test);
+        wk_model_free(&t.model);
         return rc;
     }
-    const int W = t.net.width, F = t.net.n_fields;
-    const size_t cap_keys = (size_t)B * F + 1;
-    wk_client_init(&t.client, ps_comm, n_servers, W, cap_keys);
-    for (int i = 0; i < 3; i++) {
-        wk_batch_init(&t.batch[i], B, t.net.field0, F, n_servers, (uint32_t)cfg->cluster.buckets);
-        t.rows[i] = psr_xmalloc(cap_keys * (size_t)W * sizeof(float));
-    }
-    t.grad = psr_xmalloc(cap_keys * (size_t)W * sizeof(float));
-    t.logit = psr_xmalloc((size_t)B * sizeof(float));
+    t.model.catalog = t.catalog.n > 0 ? &t.catalog : NULL;
+    int32_t widths[PSR_MAX_TABLES];
+    for (int k = 0; k < t.model.lay.tables.n; k++) widths[k] = t.model.lay.tables.t[k].width;
+    wk_client_init(&t.client, ps_comm, n_servers, widths, t.model.lay.tables.n);
+    wk_layout_t eval_lay = t.model.lay; /* evaluation batches carry no negatives */
+    eval_lay.n_neg = 0;
+    eval_lay.neg_table = -1;
+    for (int i = 0; i < 3; i++)
+        wk_batch_init(&t.batch[i], B, &t.schema, i == EVAL ? &eval_lay : &t.model.lay, n_servers,
+                      (uint32_t)cfg->cluster.buckets);
+    const int n_cols = 1 + (t.model.lay.neg_table >= 0 ? t.model.lay.n_neg : 0);
+    t.score = psr_xmalloc((size_t)B * (size_t)n_cols * sizeof *t.score);
+    t.dscore = psr_xmalloc((size_t)B * (size_t)n_cols * sizeof *t.dscore);
     t.adam = (psr_adam_t){(float)cfg->optimizer.lr, (float)cfg->optimizer.beta1,
                           (float)cfg->optimizer.beta2, (float)cfg->optimizer.eps,
                           (float)cfg->optimizer.weight_decay};
     t.sched = psr_schedule_of(cfg);
-    t.dense_mode = t.net.n_params > 0 ? cfg->train.dense_sync : -1;
+    t.dense_mode = t.model.n_params > 0 ? cfg->train.dense_sync : -1;
     if (t.dense_mode == CFG_DENSE_ALLREDUCE) {
         t.dm = psr_xcalloc(dense_len(&t), sizeof *t.dm);
         t.dv = psr_xcalloc(dense_len(&t), sizeof *t.dv);
@@ -731,12 +646,12 @@ int wk_train(const cfg_t *cfg, const wk_train_opts_t *o, MPI_Comm ps_comm, MPI_C
     } else if (t.dense_mode == CFG_DENSE_PS) {
         /* worker 0 stores the initial dense values; nobody pulls before they are acknowledged
          * (on resume the servers loaded them from the checkpoint) */
-        if (t.worker == 0) wk_client_dense_init(&t.client, t.net.theta, t.net.n_blocks);
+        if (t.worker == 0) wk_client_dense_init(&t.client, t.model.theta, t.model.n_blocks);
         MPI_Barrier(wk_comm);
     }
 
-    double auc = NAN, logloss = NAN;
-    int64_t n_eval = 0;
+    wk_metrics_t met;
+    memset(&met, 0, sizeof met);
     double t_start = psr_now();
     const int64_t examples0 = t.examples;
 
@@ -775,11 +690,9 @@ int wk_train(const cfg_t *cfg, const wk_train_opts_t *o, MPI_Comm ps_comm, MPI_C
         t.have = 0;
         if (at != t.last_ckpt_step) rc = checkpoint(&t, at);
     }
-    if (rc == PSR_OK && !t.stop) rc = evaluate(&t, t.step, &auc, &logloss, &n_eval);
+    if (rc == PSR_OK && !t.stop) rc = wk_evaluate(&t, t.step, &met);
     if (rc == PSR_OK) {
-        res->auc = auc;
-        res->logloss = logloss;
-        res->test_examples = n_eval;
+        res->met = met;
         res->preempted = t.stop;
         res->ckpt_step = t.last_ckpt_step;
         MPI_Allreduce(&t.examples, &res->examples, 1, MPI_INT64_T, MPI_SUM, wk_comm);
@@ -805,19 +718,15 @@ int wk_train(const cfg_t *cfg, const wk_train_opts_t *o, MPI_Comm ps_comm, MPI_C
     rd_close(t.train);
     rd_close(t.test);
     wk_client_free(&t.client);
-    wk_net_free(&t.net);
+    wk_model_free(&t.model);
+    wk_catalog_free(&t.catalog);
+    wk_split_free(&t.split);
     free(t.dm);
     free(t.dv);
     free(t.red);
-    for (int i = 0; i < 3; i++) {
-        wk_batch_free(&t.batch[i]);
-        free(t.rows[i]);
-    }
-    free(t.grad);
-    free(t.logit);
-    free(t.ev_p);
-    free(t.ev_y);
-    free(t.all_p);
-    free(t.all_y);
+    for (int i = 0; i < 3; i++) wk_batch_free(&t.batch[i]);
+    free(t.score);
+    free(t.dscore);
+    wk_eval_free(&t);
     return rc;
 }

@@ -18,7 +18,11 @@
  * any worker. A checkpoint: every worker waits for its pull and pushes, sends CKPT to every
  * server and joins the collective write with its state (epoch, steps, examples, the reader
  * position of its first untrained row, RNG); worker 0 adds global.state and, in allreduce
- * mode, the dense replica. After a preemption checkpoint the job ends (res->preempted). */
+ * mode, the dense replica. After a preemption checkpoint the job ends (res->preempted).
+ *
+ * User-item data (a user and an item column): before the first epoch the workers read their
+ * shares once to build the item catalogue (and, for data.split leave_last_out, every user's
+ * latest interaction); implicit-feedback models draw model.negatives per row from it. */
 #ifndef PSR_WK_TRAINER_H
 #define PSR_WK_TRAINER_H
 
@@ -30,10 +34,20 @@
 
 #define WK_POLL_STEPS 16 /* steps between polls for signals and checkpoint.every_seconds */
 
+/* An evaluation's figures (docs/EVALUATION.md defines each). */
 typedef struct {
-    double auc;          /* final evaluation (NaN without data.test) */
-    double logloss;
-    int64_t test_examples;
+    int task;            /* enum wk_task; -1: nothing was evaluated (no test rows) */
+    int64_t examples;    /* test rows (ctr, rating) or ranked lists (topk) */
+    double auc, logloss; /* ctr */
+    double rmse, mae;    /* rating */
+    int k, protocol, negatives; /* topk: eval.k, eval.protocol, eval.negatives */
+    double hr, ndcg, precision, recall, f1, map, coverage, novelty; /* topk, @k */
+    int64_t users;       /* topk: users with held-out items */
+    int64_t unknown;     /* topk: held-out interactions whose item never occurs in training */
+} wk_metrics_t;
+
+typedef struct {
+    wk_metrics_t met;    /* final evaluation (met.task -1 without test rows) */
     int64_t examples;    /* training examples over all workers, since the job's first run */
     int64_t run_examples;/* of which trained by this run (after a resume, fewer) */
     int64_t steps;       /* steps of the busiest worker */
