@@ -1449,6 +1449,15 @@ int cfg_validate(const cfg_t *c)
     return validate_columns(c);
 }
 
+/* [a-z0-9_]+: safe to print as a bare YAML scalar. */
+static int plain_name(const char *s)
+{
+    if (!*s) return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_')) return 0;
+    return 1;
+}
+
 /* A YAML double-quoted scalar: always quoted, so any path (with ':', '#', '*', spaces, a
  * leading '-', ...) reads back unchanged. */
 static void print_quoted(FILE *f, const char *s)
@@ -1492,6 +1501,9 @@ void cfg_print(const cfg_t *c, FILE *f)
                 for (int j = 0; j < L->n && j < CFG_MAX_INTS; j++)
                     fprintf(f, "%s%d", j ? ", " : "", L->v[j]);
                 fputs("]\n", f);
+            } else if (k->type == CT_PATH && k->def_str && plain_name(CFIELD(c, k, char))) {
+                fputs(CFIELD(c, k, char), f); /* a name (model.type) prints like an enum */
+                fputc('\n', f);
             } else if (k->type == CT_PATH) {
                 print_quoted(f, CFIELD(c, k, char));
                 fputc('\n', f);

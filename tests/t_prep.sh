@@ -120,7 +120,7 @@ YAML
 grep -q "ratings.dat:3001: malformed row: label (column 3): 'five' is not a number" ml.err ||
   fail "movielens bad row message: $(cat ml.err)"
 "$PSREC" prep --inspect ml/train/ratings.dat.psrb ml/train/ratings2.dat.psrb > mli.out
-grep -q "2 fields (1 user, 1 item), from movielens" mli.out || fail "movielens schema: $(cat mli.out)"
+grep -q "3 fields (1 user, 1 item, 1 time), from movielens" mli.out || fail "movielens schema: $(cat mli.out)"
 
 awk 'BEGIN { srand(9); print "click,price,site,tags,user,item";
        for (i = 0; i < 2500; i++) {

@@ -54,8 +54,9 @@ ok "generated rows: stopped at 150 and resumed = uninterrupted"
 # errors
 rc=0
 mpi 60 2 -- train -c job.yaml --set data.format=csv --set "data.columns=[label,cat]" > e1.out 2> e1.err || rc=$?
-[ $rc -ne 0 ] && grep -q "psrec prep" e1.err || fail "csv text given to train: exit $rc: $(cat e1.err)"
-ok "csv text to train: $(grep -m1 'psrec: error' e1.err | cut -c1-150)"
+[ $rc -ne 0 ] && grep -q "train.tsv:101: malformed row: expected 2 fields separated by ',', found 1; 101 malformed rows exceed data.max_bad_rows=100" e1.err ||
+  fail "Criteo text read as csv: exit $rc: $(cat e1.err)"
+ok "Criteo text read as csv: $(grep -m1 'psrec: error' e1.err | cut -c1-150)"
 rc=0
 mpi 60 2 -- train -c job.yaml --set "data.train=[$WORK/data/train.tsv,$WORK/blk/train/train.tsv.psrb]" \
   > e2.out 2> e2.err || rc=$?

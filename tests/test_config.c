@@ -181,7 +181,8 @@ static void test_defaults(void)
     CHECK_CONTAINS(s, "  clip_norm: 0\n  warmup_steps: 0\n  decay: none\n  decay_steps: 0\n"
                       "  min_lr_ratio: 0\n");
     CHECK_CONTAINS(s, "  progress_seconds: 5\n  dense_sync: allreduce\n  dense_pull_every: 1\n");
-    CHECK_CONTAINS(s, "eval:\n  every_steps: 0\ncheckpoint:\n  dir: \"\"\n  every_steps: 0\n"
+    CHECK_CONTAINS(s, "eval:\n  every_steps: 0\n  task: auto\n  k: 10\n  protocol: full\n"
+                      "  negatives: 100\ncheckpoint:\n  dir: \"\"\n  every_steps: 0\n"
                       "  every_seconds: 0\n  keep: 3\n  level: 1\n");
     {   /* and read back, the printed defaults are the defaults */
         cfg_t *back = new_cfg();

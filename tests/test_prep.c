@@ -241,18 +241,20 @@ static void test_parse_csv(void)
     }
     free(c);
 
-    /* movielens: "::" and the default columns user, item, label, ignore */
+    /* movielens: "::" and the default columns user, item, label, time */
     c = config("data:\n  train: x\n  format: movielens\n");
     prep_text_from_config(c, t);
-    CHECK_INT(t->schema.n_fields, 2);
+    CHECK_INT(t->schema.n_fields, 3);
+    CHECK_INT(blk_schema_time_field(&t->schema), 2);
     CHECK_INT(t->schema.user_field, 0);
     CHECK_INT(t->schema.item_field, 1);
     const char *ml = "1::1193::5::978300760";
     CHECK_INT(prep_parse_line(t, ml, strlen(ml), buf, &row, why, sizeof why), PSR_OK);
     CHECK(row.label == 5.0f);
-    CHECK_INT(row.n_feat, 2);
+    CHECK_INT(row.n_feat, 3); /* the time travels as field 2, key = the seconds */
     CHECK(row.key[0] == psr_feature_key(0, "1", 1));
     CHECK(row.key[1] == psr_feature_key(1, "1193", 4));
+    CHECK(row.key[2] == 978300760u);
     const char *ml_bad = "1::1193:5::978300760";
     CHECK_INT(prep_parse_line(t, ml_bad, strlen(ml_bad), buf, &row, why, sizeof why), PSR_ERR_DATA);
     CHECK_CONTAINS(why, "expected 4 fields separated by '::', found 3");
