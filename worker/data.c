@@ -19,6 +19,7 @@ int wk_fill(trainer_t *t, wk_batch_t *b, rd_reader_t *r, int part)
         if (rc < 0) return rc;
         if (rc == 0) break;
         if (filter && wk_split_part(&t->split, &row, from_test) != part) continue;
+        if (t->split.topk) row.label = 1.0f; /* implicit feedback: every kept row a positive */
         wk_batch_add(b, &row);
     }
     return b->n;
