@@ -190,7 +190,7 @@ static int acc_read(wk_catalog_acc_t *a, const unsigned char *p, size_t n)
         int64_t count = (int64_t)psr_get_u64(p + o + 8);
         uint32_t len = psr_get_u32(p + o + 16);
         o += 20;
-        if (len > n - o || count < 1) return -1;
+        if ((len != UINT32_MAX && len > n - o) || count < 1) return -1;
         acc_put(a, key, count, (const char *)p + o, len == UINT32_MAX ? -1 : (int32_t)len);
         o += len == UINT32_MAX ? 0 : len;
     }
