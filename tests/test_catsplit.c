@@ -1,7 +1,7 @@
 /* test_catsplit: the item catalogue (worker/catalog.h, rules C1-C4) and the evaluation splits
  * (worker/split.h, rules S2-S4) on hand-made rows. One process (a singleton MPI job): the
  * collective merges run over MPI_COMM_WORLD of size 1; their multi-worker behaviour is
- * covered by the mpirun tests (t_recsys.sh). */
+ * covered by the mpirun tests (t_topk.sh). */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
