@@ -583,9 +583,9 @@ static void test_file_faults(void)
     CHECK_CONTAINS(psr_err_msg(), "corrupt: header CRC mismatch");
     CHECK_CONTAINS(psr_err_msg(), bad);
     copy_file(good, bad);
-    set_u32(bad, 8, 2);
+    set_u32(bad, 8, 3);
     CHECK_INT(open_and_read(bad), PSR_ERR_FORMAT);
-    CHECK_CONTAINS(psr_err_msg(), "unsupported checkpoint format version 2 (this psrec reads version 1)");
+    CHECK_CONTAINS(psr_err_msg(), "unsupported checkpoint file version 3 (this psrec reads versions 1 to 2)");
 
     /* trailer and index */
     copy_file(good, bad);
