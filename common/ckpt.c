@@ -1970,6 +1970,8 @@ static void table_names(const ckpt_table_t *t, int n, char *buf, size_t cap)
 int ckpt_check_tables(const ckpt_manifest_t *m, int n, const ckpt_table_t *t)
 {
     const char *d = m->dir ? m->dir : "checkpoint";
+    PSR_RETURN_IF(n < 1 || n > CKPT_MAX_TABLES, PSR_ERR_USAGE,
+                  "ckpt_check_tables: %d tables, allowed 1 to %d", n, CKPT_MAX_TABLES);
     if (m->n_tables != n) {
         char a[200], b[200];
         table_names(m->tables, m->n_tables, a, sizeof a);

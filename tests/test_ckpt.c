@@ -1664,6 +1664,7 @@ static void test_tables(void)
     CHECK_INT(ckpt_check_compat(&m, 0xabcULL, 0xdefULL, 8), PSR_ERR_CONFIG);
     CHECK_CONTAINS(psr_err_msg(), "rows of width 4, this config needs width 8 (table 0, 'user')");
     CHECK_INT(ckpt_check_tables(&m, 3, mt_tables), PSR_OK);
+    CHECK_INT(ckpt_check_tables(&m, 0, mt_tables), PSR_ERR_USAGE);
     CHECK_INT(ckpt_check_tables(&m, 2, mt_tables), PSR_ERR_CONFIG);
     CHECK_CONTAINS(psr_err_msg(), "holds 3 embedding tables (user, item, bias), the model of this config has 2 (user, item)");
     CHECK_CONTAINS(psr_err_msg(), ck);
