@@ -1703,7 +1703,7 @@ static void test_tables(void)
         dense += psr_row_digest(dense_ids[i], f, dense_n[i], 1000 + i);
     }
     for (int S = 1; S <= 3; S++) {
-        uint64_t sum = dense, plain = dense;
+        uint64_t sum = dense, d1 = 0;
         int bad = 0;
         for (int t = 0; t < 3; t++) {
             int64_t rows = 0;
@@ -1711,18 +1711,24 @@ static void test_tables(void)
             load_table(&m, t, S, &rows, &d, &bad);
             CHECK_INT(rows, want_rows[t]);
             sum += d;
+            if (t == 1) d1 = d;
         }
         CHECK_INT(bad, 0);
         CHECK(sum == digest);
-        if (S == 1) { /* the salt matters: the same keys in two tables are two rows */
+        if (S == 1) { /* table 1's rows enter salted: unsalted they would sum differently */
             int n;
+            uint64_t plain = 0, salted = 0;
             bk_t *keys = make_keys(mt_keys[1], MT_B, mt_skip[1], &n);
             for (int i = 0; i < n; i++) {
-                table_row(keys[i].key, 1, 9, f);
-                plain += psr_row_digest(keys[i].key, f, 9, table_step(keys[i].key, 1));
+                uint64_t k = keys[i].key;
+                table_row(k, 1, 9, f);
+                plain += psr_row_digest(k, f, 9, table_step(k, 1));
+                salted += psr_row_digest(k ^ psr_table_salt(1), f, 9, table_step(k, 1));
             }
             free(keys);
-            CHECK(plain != 0);
+            CHECK(salted == d1);
+            CHECK(plain != d1);
+            CHECK(psr_table_salt(0) == 0 && psr_table_salt(1) != 0);
         }
     }
     ckpt_bucket_loc_t locs[MT_B];
