@@ -312,8 +312,9 @@ typedef struct {
  * a manifest without `tables` means; ckpt_manifest_set_tables replaces it). */
 void ckpt_manifest_init(ckpt_manifest_t *m, int64_t step, uint64_t model_fp, uint64_t schema_fp,
                         int n_servers, int n_workers, uint32_t n_buckets, int width);
-/* The model's tables t[0 .. n) (n in [1, CKPT_MAX_TABLES]; more are ignored); also sets
- * m->width to t[0].width. Values are checked where the manifest is (ckpt_commit, M3). */
+/* The model's tables t[0 .. n), n in [1, CKPT_MAX_TABLES]; also sets m->width to t[0].width.
+ * Values, n included, are checked where the manifest is (ckpt_commit: PSR_ERR_FORMAT, M3);
+ * at most CKPT_MAX_TABLES entries are ever read from t. */
 void ckpt_manifest_set_tables(ckpt_manifest_t *m, int n, const ckpt_table_t *t);
 void ckpt_manifest_free(ckpt_manifest_t *m); /* accepts a zeroed or freed manifest */
 void ckpt_manifest_add_file(ckpt_manifest_t *m, const ckpt_file_info_t *f);
