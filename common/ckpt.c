@@ -25,6 +25,7 @@
 #include "hash.h"
 #include "le.h"
 #include "log.h"
+#include "optim.h"
 #include "psr_error.h"
 
 static const char CKPT_MAGIC[8] = {'P', 'S', 'R', 'C', 'K', 'P', 'T', '\0'};
@@ -55,12 +56,29 @@ static const char *kind_desc(int kind)
 void ckpt_file_name(int kind, int rank, char name[CKPT_NAME_MAX])
 {
     switch (kind) {
-    case CKPT_KIND_ROWS: snprintf(name, CKPT_NAME_MAX, "server-%05d.rows", rank); break;
+    case CKPT_KIND_ROWS: ckpt_rows_file_name(rank, 0, name); break;
     case CKPT_KIND_DENSE: snprintf(name, CKPT_NAME_MAX, "dense.params"); break;
     case CKPT_KIND_WORKER: snprintf(name, CKPT_NAME_MAX, "worker-%05d.state", rank); break;
     case CKPT_KIND_GLOBAL: snprintf(name, CKPT_NAME_MAX, "global.state"); break;
     default: snprintf(name, CKPT_NAME_MAX, "invalid-kind-%d", kind); break;
     }
+}
+
+void ckpt_rows_file_name(int server, int table, char name[CKPT_NAME_MAX])
+{
+    if (table == 0)
+        snprintf(name, CKPT_NAME_MAX, "server-%05d.rows", server);
+    else
+        snprintf(name, CKPT_NAME_MAX, "server-%05d.t%02d.rows", server, table);
+}
+
+/* The name a listed file must have (D2). */
+static void info_name(const ckpt_file_info_t *f, char name[CKPT_NAME_MAX])
+{
+    if (f->kind == CKPT_KIND_ROWS)
+        ckpt_rows_file_name(f->rank, f->table, name);
+    else
+        ckpt_file_name(f->kind, f->rank, name);
 }
 
 void ckpt_dir_name(int64_t step, char name[32])
@@ -214,7 +232,7 @@ struct ckpt_writer {
     FILE *f;
     char *dir, *tmp, *path;
     ckpt_file_info_t info;
-    int kind, width, level, rank;
+    int kind, width, n_floats, table, level, rank;
     uint32_t n_buckets;
     int64_t step;
     int err; /* sticky status */
@@ -231,7 +249,7 @@ struct ckpt_writer {
     int64_t last_id;    /* id of the last segment begun, -1 before the first */
     uint64_t raw_total, records_total;
     uint32_t payload_crc;
-    size_t rec_bytes;   /* rows: 24 + 12 * width */
+    size_t rec_bytes;   /* rows: 24 + 4 * n_floats */
     unsigned char *rows; /* (rows_cap) rows not yet deflated */
     size_t rows_len, rows_cap;
 };
@@ -351,8 +369,10 @@ static void w_free(ckpt_writer_t *w)
     free(w);
 }
 
-static int w_open(ckpt_writer_t **wp, const char *dir, int kind, int rank, int width,
-                  uint32_t n_buckets, int64_t step, int level)
+/* Open DIR/.NAME.tmp and write the header. table and n_floats: rows only (0 otherwise);
+ * the header is version 1 whenever it can say the same (F7). */
+static int w_open(ckpt_writer_t **wp, const char *dir, int kind, int rank, int table, int width,
+                  int n_floats, uint32_t n_buckets, int64_t step, int level)
 {
     *wp = NULL;
     PSR_RETURN_IF(level < 0 || level > 9, PSR_ERR_USAGE,
@@ -363,13 +383,16 @@ static int w_open(ckpt_writer_t **wp, const char *dir, int kind, int rank, int w
     w->kind = kind;
     w->rank = rank;
     w->width = width;
+    w->n_floats = n_floats;
+    w->table = table;
     w->n_buckets = n_buckets;
     w->step = step;
     w->level = level;
     w->last_id = -1;
-    ckpt_file_name(kind, rank, w->info.name);
     w->info.kind = kind;
     w->info.rank = rank;
+    w->info.table = table;
+    info_name(&w->info, w->info.name);
     char tname[CKPT_NAME_MAX + 8];
     snprintf(tname, sizeof tname, ".%s.tmp", w->info.name);
     w->dir = psr_xstrdup(dir);
@@ -387,9 +410,10 @@ static int w_open(ckpt_writer_t **wp, const char *dir, int kind, int rank, int w
         w_free(w);
         return rc;
     }
+    const int v1 = kind != CKPT_KIND_ROWS || (table == 0 && n_floats == 3 * width);
     unsigned char h[CKPT_HEADER_BYTES] = {0};
     memcpy(h, CKPT_MAGIC, 8);
-    psr_put_u32(h + 8, CKPT_FORMAT_VERSION);
+    psr_put_u32(h + 8, v1 ? 1 : 2);
     psr_put_u32(h + 12, (uint32_t)kind);
     psr_put_u32(h + 16, CKPT_HEADER_BYTES);
     psr_put_u32(h + 20, (uint32_t)level);
@@ -398,6 +422,10 @@ static int w_open(ckpt_writer_t **wp, const char *dir, int kind, int rank, int w
     psr_put_u32(h + 32, (uint32_t)rank);
     psr_put_u32(h + 36, 0);
     psr_put_u64(h + 40, (uint64_t)step);
+    if (!v1) {
+        psr_put_u32(h + 48, (uint32_t)table);
+        psr_put_u32(h + 52, (uint32_t)n_floats);
+    }
     psr_put_u32(h + 60, crc_update(0, h, 60));
     int rc = w_emit(w, h, sizeof h);
     if (rc != PSR_OK) {
@@ -408,19 +436,34 @@ static int w_open(ckpt_writer_t **wp, const char *dir, int kind, int rank, int w
     return PSR_OK;
 }
 
-int ckpt_rows_create(ckpt_writer_t **w, const char *dir, int server, int width,
-                     uint32_t n_buckets, int64_t step, int level)
+int ckpt_rows_create_table(ckpt_writer_t **w, const char *dir, int server, int table, int width,
+                           int n_floats, uint32_t n_buckets, int64_t step, int level)
 {
     *w = NULL;
-    PSR_RETURN_IF(width < 1 || width > (1 << 20), PSR_ERR_USAGE,
-                  "checkpoint row width %d: allowed 1 to 1048576", width);
+    PSR_RETURN_IF(table < 0 || table >= CKPT_MAX_TABLES, PSR_ERR_USAGE,
+                  "checkpoint table %d: allowed 0 to %d", table, CKPT_MAX_TABLES - 1);
+    PSR_RETURN_IF(width < 1 || width > CKPT_MAX_WIDTH, PSR_ERR_USAGE,
+                  "checkpoint row width %d: allowed 1 to %d", width, CKPT_MAX_WIDTH);
+    PSR_RETURN_IF(n_floats < width || n_floats > CKPT_MAX_FLOATS, PSR_ERR_USAGE,
+                  "checkpoint table %d: %d floats per row: allowed its width %d to %d", table,
+                  n_floats, width, CKPT_MAX_FLOATS);
     PSR_RETURN_IF(n_buckets < 1, PSR_ERR_USAGE, "checkpoint bucket count must be >= 1");
-    PSR_FORWARD(w_open(w, dir, CKPT_KIND_ROWS, server, width, n_buckets, step, level));
-    (*w)->rec_bytes = 24 + 12 * (size_t)width;
+    PSR_FORWARD(w_open(w, dir, CKPT_KIND_ROWS, server, table, width, n_floats, n_buckets, step,
+                       level));
+    (*w)->rec_bytes = 24 + 4 * (size_t)n_floats;
     size_t per = CKPT_ROWBUF_BYTES / (*w)->rec_bytes;
     (*w)->rows_cap = (per ? per : 1) * (*w)->rec_bytes;
     (*w)->rows = psr_xmalloc((*w)->rows_cap);
     return PSR_OK;
+}
+
+int ckpt_rows_create(ckpt_writer_t **w, const char *dir, int server, int width,
+                     uint32_t n_buckets, int64_t step, int level)
+{
+    *w = NULL;
+    PSR_RETURN_IF(width < 1 || width > CKPT_MAX_WIDTH, PSR_ERR_USAGE,
+                  "checkpoint row width %d: allowed 1 to %d", width, CKPT_MAX_WIDTH);
+    return ckpt_rows_create_table(w, dir, server, 0, width, 3 * width, n_buckets, step, level);
 }
 
 static int rows_flush(ckpt_writer_t *w)
@@ -466,7 +509,7 @@ int ckpt_rows_put(ckpt_writer_t *w, uint64_t key, const float *floats, int64_t s
                                  w->tmp, key, b, w->cur.id));
     if (w->rows_len + w->rec_bytes > w->rows_cap) PSR_FORWARD(rows_flush(w));
     unsigned char *p = w->rows + w->rows_len;
-    size_t nf = 12 * (size_t)w->width;
+    size_t nf = 4 * (size_t)w->n_floats;
     psr_put_u64(p, key);
     memcpy(p + 8, floats, nf);
     psr_put_u64(p + 8 + nf, (uint64_t)step);
@@ -477,7 +520,7 @@ int ckpt_rows_put(ckpt_writer_t *w, uint64_t key, const float *floats, int64_t s
 
 int ckpt_dense_create(ckpt_writer_t **w, const char *dir, int64_t step, int level)
 {
-    return w_open(w, dir, CKPT_KIND_DENSE, 0, 0, 0, step, level);
+    return w_open(w, dir, CKPT_KIND_DENSE, 0, 0, 0, 0, 0, step, level);
 }
 
 int ckpt_dense_put(ckpt_writer_t *w, uint32_t id, const float *floats, size_t n, int64_t step)
@@ -571,7 +614,7 @@ int ckpt_write_state(const char *dir, int kind, int rank, int64_t step, int leve
     PSR_RETURN_IF(kind == CKPT_KIND_GLOBAL && rank != 0, PSR_ERR_USAGE,
                   "ckpt_write_state: the global state has rank 0, not %d", rank);
     ckpt_writer_t *w;
-    PSR_FORWARD(w_open(&w, dir, kind, rank, 0, 0, step, level));
+    PSR_FORWARD(w_open(&w, dir, kind, rank, 0, 0, 0, 0, step, level));
     int rc = w_seg_begin(w, 0);
     if (rc == PSR_OK) rc = w_seg_data(w, bytes, n);
     if (rc == PSR_OK) rc = w_seg_end(w, 1);
@@ -735,10 +778,11 @@ int ckpt_reader_open(ckpt_reader_t **rp, const char *path, int kind)
         rc = PSR_ERR(PSR_ERR_FORMAT, "%s: not a psrec checkpoint file (wrong magic)", path);
         goto fail;
     }
-    if (got >= 12 && psr_get_u32(hb + 8) != CKPT_FORMAT_VERSION) {
+    if (got >= 12 && (psr_get_u32(hb + 8) < 1 || psr_get_u32(hb + 8) > CKPT_FILE_VERSION)) {
         rc = PSR_ERR(PSR_ERR_FORMAT,
-                     "%s: unsupported checkpoint format version %u (this psrec reads version %d)",
-                     path, psr_get_u32(hb + 8), CKPT_FORMAT_VERSION);
+                     "%s: unsupported checkpoint file version %u (this psrec reads versions 1 to "
+                     "%d)",
+                     path, psr_get_u32(hb + 8), CKPT_FILE_VERSION);
         goto fail;
     }
     if (size < CKPT_HEADER_BYTES + CKPT_TRAILER_BYTES) {
@@ -759,12 +803,21 @@ int ckpt_reader_open(ckpt_reader_t **rp, const char *path, int kind)
     h->n_buckets = psr_get_u32(hb + 28);
     h->rank = psr_get_u32(hb + 32);
     h->step = (int64_t)psr_get_u64(hb + 40);
-    if (psr_get_u32(hb + 16) != CKPT_HEADER_BYTES || psr_get_u32(hb + 36) != 0 || h->kind == 0 ||
-        h->kind >= CKPT_KIND_COUNT) {
+    /* version 1: bytes 48..59 are zero; version 2: table, n_floats, 4 zero bytes (F1, F7) */
+    uint32_t reserved = psr_get_u32(hb + 56);
+    if (h->version >= 2) {
+        h->table = psr_get_u32(hb + 48);
+        h->n_floats = psr_get_u32(hb + 52);
+    } else {
+        reserved |= psr_get_u32(hb + 48) | psr_get_u32(hb + 52);
+    }
+    if (psr_get_u32(hb + 16) != CKPT_HEADER_BYTES || psr_get_u32(hb + 36) != 0 || reserved != 0 ||
+        h->kind == 0 || h->kind >= CKPT_KIND_COUNT) {
         rc = PSR_ERR(PSR_ERR_FORMAT,
-                     "%s: corrupt header: header bytes %u, flags 0x%x, kind %u (allowed: 64, 0, "
-                     "1 to %d)",
-                     path, psr_get_u32(hb + 16), psr_get_u32(hb + 36), h->kind, CKPT_KIND_COUNT - 1);
+                     "%s: corrupt header: header bytes %u, flags 0x%x, reserved bytes 0x%x, kind "
+                     "%u (allowed: 64, 0, 0, 1 to %d)",
+                     path, psr_get_u32(hb + 16), psr_get_u32(hb + 36), reserved, h->kind,
+                     CKPT_KIND_COUNT - 1);
         goto fail;
     }
     if (kind != CKPT_KIND_NONE && (uint32_t)kind != h->kind) {
@@ -773,12 +826,23 @@ int ckpt_reader_open(ckpt_reader_t **rp, const char *path, int kind)
         goto fail;
     }
     if (h->kind == CKPT_KIND_ROWS) {
-        if (h->width < 1 || h->width > (1u << 20) || h->n_buckets < 1) {
-            rc = PSR_ERR(PSR_ERR_FORMAT, "%s: corrupt header: width %u, %u buckets", path,
-                         h->width, h->n_buckets);
+        if (h->version == 1) h->n_floats = 3 * h->width; /* F7: table 0 with Adam state */
+        if (h->width < 1 || h->width > CKPT_MAX_WIDTH || h->n_buckets < 1 ||
+            h->table >= CKPT_MAX_TABLES || h->n_floats < h->width || h->n_floats > CKPT_MAX_FLOATS) {
+            rc = PSR_ERR(PSR_ERR_FORMAT,
+                         "%s: corrupt header: width %u, %u buckets, table %u, %u floats per row "
+                         "(allowed: width 1 to %d, buckets >= 1, table < %d, floats from the "
+                         "width to %d)",
+                         path, h->width, h->n_buckets, h->table, h->n_floats, CKPT_MAX_WIDTH,
+                         CKPT_MAX_TABLES, CKPT_MAX_FLOATS);
             goto fail;
         }
-        r->rec_bytes = 24 + 12 * (size_t)h->width;
+        r->rec_bytes = 24 + 4 * (size_t)h->n_floats;
+    } else if (h->table != 0 || h->n_floats != 0) {
+        rc = PSR_ERR(PSR_ERR_FORMAT,
+                     "%s: corrupt header: a %s file with table %u, %u floats per row (allowed: 0)",
+                     path, kind_desc((int)h->kind), h->table, h->n_floats);
+        goto fail;
     }
 
     /* F4: trailer */
@@ -1045,7 +1109,7 @@ int ckpt_rows_next(ckpt_reader_t *r, ckpt_row_t *row, int *eof)
     for (;;) {
         if (r->buf_pos < r->buf_len) {
             const unsigned char *p = r->buf + r->buf_pos;
-            size_t nf = 12 * (size_t)r->h.width;
+            size_t nf = 4 * (size_t)r->h.n_floats;
             uint32_t bucket = r->seg[r->cur].id;
             row->key = psr_get_u64(p);
             row->floats = (const float *)(const void *)(p + 8);
@@ -1138,6 +1202,16 @@ int ckpt_read_state(const char *path, int kind, void **bytes, size_t *n)
 
 /* ---- manifest -------------------------------------------------------------------------- */
 
+/* The one table of a manifest without `tables` (M3). */
+static void implied_table(ckpt_table_t *t, int width)
+{
+    memset(t, 0, sizeof *t);
+    snprintf(t->name, sizeof t->name, "emb");
+    t->width = width;
+    t->n_floats = 3 * width;
+    snprintf(t->optim, sizeof t->optim, "%s", psr_optim_name(PSR_OPTIM_ADAM));
+}
+
 void ckpt_manifest_init(ckpt_manifest_t *m, int64_t step, uint64_t model_fp, uint64_t schema_fp,
                         int n_servers, int n_workers, uint32_t n_buckets, int width)
 {
@@ -1150,6 +1224,17 @@ void ckpt_manifest_init(ckpt_manifest_t *m, int64_t step, uint64_t model_fp, uin
     m->n_workers = n_workers;
     m->n_buckets = n_buckets;
     m->width = width;
+    m->n_tables = 1;
+    implied_table(&m->tables[0], width);
+}
+
+void ckpt_manifest_set_tables(ckpt_manifest_t *m, int n, const ckpt_table_t *t)
+{
+    memset(m->tables, 0, sizeof m->tables);
+    m->n_tables = n; /* out of range: rejected by manifest_validate, nothing beyond is read */
+    for (int i = 0; i < n && i < CKPT_MAX_TABLES; i++) m->tables[i] = t[i];
+    if (n >= 1) m->width = t[0].width;
+    m->tables_implied = 0;
 }
 
 void ckpt_manifest_free(ckpt_manifest_t *m)
@@ -1212,8 +1297,51 @@ const char *ckpt_manifest_get(const ckpt_manifest_t *m, const char *key)
 int ckpt_manifest_find_file(const ckpt_manifest_t *m, int kind, int rank)
 {
     for (int i = 0; i < m->n_files; i++)
-        if (m->files[i].kind == kind && m->files[i].rank == rank) return i;
+        if (m->files[i].kind == kind && m->files[i].rank == rank && m->files[i].table == 0)
+            return i;
     return -1;
+}
+
+int ckpt_manifest_find_rows(const ckpt_manifest_t *m, int table, int server)
+{
+    for (int i = 0; i < m->n_files; i++)
+        if (m->files[i].kind == CKPT_KIND_ROWS && m->files[i].rank == server &&
+            m->files[i].table == table)
+            return i;
+    return -1;
+}
+
+/* One table entry (M3); `where` prefixes messages (a path, with the line when parsing). */
+static int table_validate(const ckpt_table_t *t, int i, const char *where)
+{
+    size_t len = strnlen(t->name, sizeof t->name);
+    int ok = len >= 1 && len < sizeof t->name;
+    for (size_t j = 0; ok && j < len; j++) {
+        char c = t->name[j];
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    }
+    PSR_RETURN_IF(!ok, PSR_ERR_FORMAT,
+                  "%s: key 'tables[%d].name': found '%.*s', allowed 1 to %zu of [A-Za-z0-9_]",
+                  where, i, (int)len, t->name, sizeof t->name - 1);
+    PSR_RETURN_IF(t->width < 1 || t->width > CKPT_MAX_WIDTH, PSR_ERR_FORMAT,
+                  "%s: key 'tables[%d].width' (table '%s'): found %d, allowed an integer in [1, %d]",
+                  where, i, t->name, t->width, CKPT_MAX_WIDTH);
+    PSR_RETURN_IF(t->n_floats < t->width || t->n_floats > CKPT_MAX_FLOATS, PSR_ERR_FORMAT,
+                  "%s: key 'tables[%d].floats' (table '%s'): found %d, allowed the table's width "
+                  "%d to %d (a row holds its weights, then its optimizer state)",
+                  where, i, t->name, t->n_floats, t->width, CKPT_MAX_FLOATS);
+    size_t olen = strnlen(t->optim, sizeof t->optim);
+    int kind = olen < sizeof t->optim ? psr_optim_parse(t->optim) : -1;
+    PSR_RETURN_IF(kind < 0, PSR_ERR_FORMAT,
+                  "%s: key 'tables[%d].optimizer' (table '%s'): found '%.*s', allowed adam, "
+                  "adagrad, rowwise_adagrad",
+                  where, i, t->name, (int)olen, t->optim);
+    int want = t->width + psr_optim_state_floats(kind, t->width);
+    PSR_RETURN_IF(t->n_floats != want, PSR_ERR_FORMAT,
+                  "%s: key 'tables[%d].floats' (table '%s'): found %d, but a row of width %d with "
+                  "optimizer %s holds %d",
+                  where, i, t->name, t->n_floats, t->width, t->optim, want);
+    return PSR_OK;
 }
 
 /* M2 and value ranges; `where` prefixes messages. */
@@ -1221,36 +1349,66 @@ static int manifest_validate(const ckpt_manifest_t *m, const char *where)
 {
     PSR_RETURN_IF(m->step < 0, PSR_ERR_FORMAT, "%s: step %" PRId64 " is negative", where, m->step);
     PSR_RETURN_IF(m->n_servers < 1 || m->n_workers < 1 || m->n_buckets < 1 || m->width < 1 ||
-                      m->width > (1 << 20),
+                      m->width > CKPT_MAX_WIDTH,
                   PSR_ERR_FORMAT,
                   "%s: servers %d, workers %d, buckets %u, width %d: each must be >= 1 (width <= "
-                  "1048576)",
-                  where, m->n_servers, m->n_workers, m->n_buckets, m->width);
-    int want = m->n_servers + m->n_workers + 2;
+                  "%d)",
+                  where, m->n_servers, m->n_workers, m->n_buckets, m->width, CKPT_MAX_WIDTH);
+    /* M3 */
+    const int T = m->n_tables;
+    PSR_RETURN_IF(T < 1 || T > CKPT_MAX_TABLES, PSR_ERR_FORMAT,
+                  "%s: key 'tables': %d tables, allowed 1 to %d", where, T, CKPT_MAX_TABLES);
+    for (int t = 0; t < T; t++) {
+        PSR_FORWARD(table_validate(&m->tables[t], t, where));
+        for (int u = 0; u < t; u++)
+            PSR_RETURN_IF(!strcmp(m->tables[u].name, m->tables[t].name), PSR_ERR_FORMAT,
+                          "%s: key 'tables[%d].name': '%s' is also the name of table %d", where,
+                          t, m->tables[t].name, u);
+    }
+    PSR_RETURN_IF(m->tables[0].width != m->width, PSR_ERR_FORMAT,
+                  "%s: key 'width' is %d, but table 0 ('%s') has width %d (they must agree)",
+                  where, m->width, m->tables[0].name, m->tables[0].width);
+    /* M2: n_files distinct, valid (kind, rank, table) triples, as many as required */
+    const int64_t want = (int64_t)m->n_servers * T + m->n_workers + 2;
     PSR_RETURN_IF(m->n_files != want, PSR_ERR_FORMAT,
-                  "%s: lists %d files; %d servers and %d workers need %d (server-S.rows, "
-                  "worker-W.state, dense.params, global.state)",
-                  where, m->n_files, m->n_servers, m->n_workers, want);
-    for (int i = 0; i < m->n_files; i++) {
+                  "%s: lists %d files; %d servers and %d workers need %" PRId64
+                  " (a rows file per server and table, %d table%s; worker-W.state; dense.params; "
+                  "global.state)",
+                  where, m->n_files, m->n_servers, m->n_workers, want, T, T == 1 ? "" : "s");
+    char *seen = psr_xcalloc((size_t)want, 1);
+    int rc = PSR_OK;
+    for (int i = 0; i < m->n_files && rc == PSR_OK; i++) {
         const ckpt_file_info_t *f = &m->files[i];
-        char name[CKPT_NAME_MAX];
-        ckpt_file_name(f->kind, f->rank, name);
-        int limit = f->kind == CKPT_KIND_ROWS     ? m->n_servers
+        int rows = f->kind == CKPT_KIND_ROWS;
+        int limit = rows                          ? m->n_servers
                     : f->kind == CKPT_KIND_WORKER ? m->n_workers
                                                   : 1;
-        PSR_RETURN_IF(f->kind <= CKPT_KIND_NONE || f->kind >= CKPT_KIND_COUNT || f->rank < 0 ||
-                          f->rank >= limit,
-                      PSR_ERR_FORMAT, "%s: file '%.*s' has kind %s and rank %d, out of range",
-                      where, CKPT_NAME_MAX, f->name, ckpt_kind_name(f->kind), f->rank);
-        PSR_RETURN_IF(strncmp(name, f->name, CKPT_NAME_MAX) != 0, PSR_ERR_FORMAT,
-                      "%s: file '%.*s' should be named '%s' (kind %s, rank %d)", where,
-                      CKPT_NAME_MAX, f->name, name, ckpt_kind_name(f->kind), f->rank);
-        for (int j = 0; j < i; j++)
-            PSR_RETURN_IF(!strncmp(m->files[j].name, f->name, CKPT_NAME_MAX), PSR_ERR_FORMAT,
-                          "%s: file '%s' is listed twice", where, name);
+        if (f->kind <= CKPT_KIND_NONE || f->kind >= CKPT_KIND_COUNT || f->rank < 0 ||
+            f->rank >= limit || f->table < 0 || f->table >= (rows ? T : 1)) {
+            rc = PSR_ERR(PSR_ERR_FORMAT,
+                         "%s: file '%.*s' has kind %s, rank %d and table %d, out of range "
+                         "(%d servers, %d workers, %d table%s; only rows files have a table)",
+                         where, CKPT_NAME_MAX, f->name, ckpt_kind_name(f->kind), f->rank,
+                         f->table, m->n_servers, m->n_workers, T, T == 1 ? "" : "s");
+            break;
+        }
+        char name[CKPT_NAME_MAX];
+        info_name(f, name);
+        if (strncmp(name, f->name, CKPT_NAME_MAX) != 0) {
+            rc = PSR_ERR(PSR_ERR_FORMAT, "%s: file '%.*s' should be named '%s' (kind %s, rank %d, "
+                         "table %d)", where, CKPT_NAME_MAX, f->name, name,
+                         ckpt_kind_name(f->kind), f->rank, f->table);
+            break;
+        }
+        int64_t slot = rows                          ? (int64_t)f->rank * T + f->table
+                       : f->kind == CKPT_KIND_WORKER ? (int64_t)m->n_servers * T + f->rank
+                       : f->kind == CKPT_KIND_DENSE  ? want - 2
+                                                     : want - 1;
+        if (seen[slot]++)
+            rc = PSR_ERR(PSR_ERR_FORMAT, "%s: file '%s' is listed twice", where, name);
     }
-    /* n_files == servers + workers + 2 distinct valid names: every required file is there */
-    return PSR_OK;
+    free(seen);
+    return rc;
 }
 
 typedef struct {
@@ -1327,6 +1485,14 @@ static int manifest_emit(const ckpt_manifest_t *m, char **text, size_t *len)
          KV_FMT("schema_fingerprint", "0x%016" PRIx64, m->schema_fp) &&
          KV_FMT("servers", "%d", m->n_servers) && KV_FMT("workers", "%d", m->n_workers) &&
          KV_FMT("buckets", "%u", m->n_buckets) && KV_FMT("width", "%d", m->width);
+    ok = ok && emit_scalar(&e, "tables", 0) && emit_event(&e, EV_SEQ_START);
+    for (int t = 0; ok && t < m->n_tables; t++) {
+        const ckpt_table_t *tb = &m->tables[t];
+        ok = emit_event(&e, EV_MAP_START) && emit_kv(&e, "name", tb->name) &&
+             KV_FMT("width", "%d", tb->width) && KV_FMT("floats", "%d", tb->n_floats) &&
+             emit_kv(&e, "optimizer", tb->optim) && emit_event(&e, EV_MAP_END);
+    }
+    ok = ok && emit_event(&e, EV_SEQ_END);
     if (ok && m->has_digest) ok = KV_FMT("digest", "0x%016" PRIx64, m->digest);
     ok = ok && emit_scalar(&e, "files", 0) && emit_event(&e, EV_SEQ_START);
     for (int i = 0; ok && i < m->n_files; i++) {
@@ -1335,6 +1501,7 @@ static int manifest_emit(const ckpt_manifest_t *m, char **text, size_t *len)
         snprintf(name, sizeof name, "%.*s", CKPT_NAME_MAX, f->name);
         ok = emit_event(&e, EV_MAP_START) && emit_kv(&e, "name", name) &&
              emit_kv(&e, "kind", ckpt_kind_name(f->kind)) && KV_FMT("rank", "%d", f->rank) &&
+             (f->kind != CKPT_KIND_ROWS || KV_FMT("table", "%d", f->table)) &&
              KV_FMT("records", "%" PRIu64, f->records) && KV_FMT("bytes", "%" PRIu64, f->bytes) &&
              KV_FMT("raw_bytes", "%" PRIu64, f->raw_bytes) &&
              KV_FMT("crc32", "0x%08" PRIx32, f->crc32) && emit_event(&e, EV_MAP_END);
@@ -1421,8 +1588,9 @@ static int mp_file(const mp_t *p, const yaml_node_t *n, ckpt_file_info_t *f)
 {
     PSR_RETURN_IF(n->type != YAML_MAPPING_NODE, PSR_ERR_FORMAT,
                   "%s:%zu: each entry of 'files' must be a mapping", p->path, mline(n));
-    static const char *const keys[] = {"name", "kind", "rank", "records", "bytes", "raw_bytes", "crc32"};
-    enum { NK = sizeof keys / sizeof keys[0] };
+    static const char *const keys[] = {"name",  "kind",      "rank",  "records",
+                                       "bytes", "raw_bytes", "crc32", "table"};
+    enum { NK = sizeof keys / sizeof keys[0], OPT_TABLE = 7 };
     int seen[NK] = {0};
     memset(f, 0, sizeof *f);
     for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top; pr++) {
@@ -1435,7 +1603,7 @@ static int mp_file(const mp_t *p, const yaml_node_t *n, ckpt_file_info_t *f)
             if (!strcmp(ks, keys[i])) which = i;
         PSR_RETURN_IF(which < 0, PSR_ERR_FORMAT,
                       "%s:%zu: unknown key '%.40s' in a file entry (allowed: name, kind, rank, "
-                      "records, bytes, raw_bytes, crc32)",
+                      "table, records, bytes, raw_bytes, crc32)",
                       p->path, mline(k), ks);
         PSR_RETURN_IF(seen[which], PSR_ERR_FORMAT, "%s:%zu: key '%s' given twice", p->path,
                       mline(k), ks);
@@ -1475,12 +1643,74 @@ static int mp_file(const mp_t *p, const yaml_node_t *n, ckpt_file_info_t *f)
             PSR_FORWARD(mp_hex(p, v, ks, UINT32_MAX, &uv));
             f->crc32 = (uint32_t)uv;
             break;
+        case 7:
+            PSR_FORWARD(mp_int(p, v, ks, 0, CKPT_MAX_TABLES - 1, &iv));
+            f->table = (int32_t)iv;
+            break;
         }
     }
     for (int i = 0; i < NK; i++)
-        PSR_RETURN_IF(!seen[i], PSR_ERR_FORMAT, "%s:%zu: file entry without '%s'", p->path,
-                      mline(n), keys[i]);
+        PSR_RETURN_IF(!seen[i] && i != OPT_TABLE, PSR_ERR_FORMAT,
+                      "%s:%zu: file entry without '%s'", p->path, mline(n), keys[i]);
     return PSR_OK;
+}
+
+/* Entry i of `tables` (M3): every key required, values checked here so that the message
+ * names the line and the key. */
+static int mp_table(const mp_t *p, const yaml_node_t *n, int i, ckpt_table_t *t)
+{
+    PSR_RETURN_IF(!n || n->type != YAML_MAPPING_NODE, PSR_ERR_FORMAT,
+                  "%s:%zu: key 'tables[%d]': each entry of 'tables' must be a mapping", p->path,
+                  mline(n), i);
+    static const char *const keys[] = {"name", "width", "floats", "optimizer"};
+    enum { NK = sizeof keys / sizeof keys[0] };
+    int seen[NK] = {0};
+    memset(t, 0, sizeof *t);
+    for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top; pr++) {
+        yaml_node_t *k = yaml_document_get_node(p->doc, pr->key);
+        yaml_node_t *v = yaml_document_get_node(p->doc, pr->value);
+        const char *ks = "";
+        PSR_FORWARD(mp_scalar(p, k, "tables", &ks));
+        int which = -1;
+        for (int j = 0; j < NK; j++)
+            if (!strcmp(ks, keys[j])) which = j;
+        PSR_RETURN_IF(which < 0, PSR_ERR_FORMAT,
+                      "%s:%zu: unknown key '%.40s' in entry %d of 'tables' (allowed: name, width, "
+                      "floats, optimizer)",
+                      p->path, mline(k), ks, i);
+        PSR_RETURN_IF(seen[which], PSR_ERR_FORMAT, "%s:%zu: key 'tables[%d].%s' given twice",
+                      p->path, mline(k), i, ks);
+        seen[which] = 1;
+        char key[48];
+        snprintf(key, sizeof key, "tables[%d].%s", i, ks);
+        const char *s = "";
+        int64_t iv = 0;
+        switch (which) {
+        case 0:
+        case 3:
+            PSR_FORWARD(mp_scalar(p, v, key, &s));
+            PSR_RETURN_IF(strlen(s) >= (which == 0 ? sizeof t->name : sizeof t->optim),
+                          PSR_ERR_FORMAT, "%s:%zu: key '%s': found '%.40s', too long", p->path,
+                          mline(v), key, s);
+            if (which == 0) strcpy(t->name, s);
+            if (which == 3) strcpy(t->optim, s);
+            break;
+        case 1:
+            PSR_FORWARD(mp_int(p, v, key, 1, CKPT_MAX_WIDTH, &iv));
+            t->width = (int32_t)iv;
+            break;
+        case 2:
+            PSR_FORWARD(mp_int(p, v, key, 1, CKPT_MAX_FLOATS, &iv));
+            t->n_floats = (int32_t)iv;
+            break;
+        }
+    }
+    for (int j = 0; j < NK; j++)
+        PSR_RETURN_IF(!seen[j], PSR_ERR_FORMAT, "%s:%zu: key 'tables[%d]': no '%s'", p->path,
+                      mline(n), i, keys[j]);
+    char where[1100];
+    snprintf(where, sizeof where, "%s:%zu", p->path, mline(n));
+    return table_validate(t, i, where);
 }
 
 static int manifest_parse_root(const mp_t *p, ckpt_manifest_t *m)
@@ -1508,8 +1738,8 @@ static int manifest_parse_root(const mp_t *p, ckpt_manifest_t *m)
     static const char *const keys[] = {"format",  "step",    "model_fingerprint",
                                        "schema_fingerprint", "servers", "workers",
                                        "buckets", "width",   "digest",
-                                       "files",   "extra"};
-    enum { NK = sizeof keys / sizeof keys[0], OPT_DIGEST = 8, OPT_EXTRA = 10 };
+                                       "files",   "extra",   "tables"};
+    enum { NK = sizeof keys / sizeof keys[0], OPT_DIGEST = 8, OPT_EXTRA = 10, OPT_TABLES = 11 };
     int seen[NK] = {0};
     for (yaml_node_pair_t *pr = root->data.mapping.pairs.start; pr < root->data.mapping.pairs.top; pr++) {
         yaml_node_t *k = yaml_document_get_node(p->doc, pr->key);
@@ -1521,7 +1751,8 @@ static int manifest_parse_root(const mp_t *p, ckpt_manifest_t *m)
             if (!strcmp(ks, keys[i])) which = i;
         PSR_RETURN_IF(which < 0, PSR_ERR_FORMAT,
                       "%s:%zu: unknown key '%.40s' (allowed: format, step, model_fingerprint, "
-                      "schema_fingerprint, servers, workers, buckets, width, digest, files, extra)",
+                      "schema_fingerprint, servers, workers, buckets, width, tables, digest, "
+                      "files, extra)",
                       p->path, mline(k), ks);
         PSR_RETURN_IF(seen[which], PSR_ERR_FORMAT, "%s:%zu: key '%s' given twice", p->path,
                       mline(k), ks);
@@ -1535,7 +1766,7 @@ static int manifest_parse_root(const mp_t *p, ckpt_manifest_t *m)
         case 4: PSR_FORWARD(mp_int(p, v, ks, 1, INT32_MAX, &iv)); m->n_servers = (int)iv; break;
         case 5: PSR_FORWARD(mp_int(p, v, ks, 1, INT32_MAX, &iv)); m->n_workers = (int)iv; break;
         case 6: PSR_FORWARD(mp_int(p, v, ks, 1, UINT32_MAX, &iv)); m->n_buckets = (uint32_t)iv; break;
-        case 7: PSR_FORWARD(mp_int(p, v, ks, 1, 1 << 20, &iv)); m->width = (int)iv; break;
+        case 7: PSR_FORWARD(mp_int(p, v, ks, 1, CKPT_MAX_WIDTH, &iv)); m->width = (int)iv; break;
         case 8:
             PSR_FORWARD(mp_hex(p, v, ks, UINT64_MAX, &uv));
             m->digest = uv;
@@ -1568,11 +1799,29 @@ static int manifest_parse_root(const mp_t *p, ckpt_manifest_t *m)
                 }
             }
             break;
+        case 11: {
+            PSR_RETURN_IF(v->type != YAML_SEQUENCE_NODE, PSR_ERR_FORMAT,
+                          "%s:%zu: 'tables' must be a sequence", p->path, mline(v));
+            int nt = (int)(v->data.sequence.items.top - v->data.sequence.items.start);
+            PSR_RETURN_IF(nt < 1 || nt > CKPT_MAX_TABLES, PSR_ERR_FORMAT,
+                          "%s:%zu: key 'tables': %d entries, allowed 1 to %d", p->path, mline(v),
+                          nt, CKPT_MAX_TABLES);
+            for (int t = 0; t < nt; t++)
+                PSR_FORWARD(mp_table(p, yaml_document_get_node(p->doc, v->data.sequence.items.start[t]),
+                                     t, &m->tables[t]));
+            m->n_tables = nt;
+            break;
+        }
         }
     }
     for (int i = 0; i < NK; i++)
-        PSR_RETURN_IF(!seen[i] && i != OPT_DIGEST && i != OPT_EXTRA, PSR_ERR_FORMAT,
-                      "%s: required key '%s' is missing", p->path, keys[i]);
+        PSR_RETURN_IF(!seen[i] && i != OPT_DIGEST && i != OPT_EXTRA && i != OPT_TABLES,
+                      PSR_ERR_FORMAT, "%s: required key '%s' is missing", p->path, keys[i]);
+    if (!seen[OPT_TABLES]) { /* M3: written before tables existed */
+        m->n_tables = 1;
+        implied_table(&m->tables[0], m->width);
+        m->tables_implied = 1;
+    }
     return manifest_validate(m, p->path);
 }
 
@@ -1702,8 +1951,55 @@ int ckpt_check_compat(const ckpt_manifest_t *m, uint64_t model_fp, uint64_t sche
                   "%s was written for different input data: schema fingerprint 0x%016" PRIx64
                   " in the checkpoint, 0x%016" PRIx64 " in this config (data format or fields differ)",
                   d, m->schema_fp, schema_fp);
-    PSR_RETURN_IF(m->width != width, PSR_ERR_CONFIG,
-                  "%s has rows of width %d, this config needs width %d", d, m->width, width);
+    const int w0 = m->n_tables >= 1 ? m->tables[0].width : m->width;
+    PSR_RETURN_IF(w0 != width, PSR_ERR_CONFIG,
+                  "%s has rows of width %d, this config needs width %d (table 0, '%s')", d, w0,
+                  width, m->n_tables >= 1 ? m->tables[0].name : "?");
+    return PSR_OK;
+}
+
+/* "a, b, c" of the tables' names into buf. */
+static void table_names(const ckpt_table_t *t, int n, char *buf, size_t cap)
+{
+    size_t k = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n && i < CKPT_MAX_TABLES && k < cap; i++)
+        k += (size_t)snprintf(buf + k, cap - k, "%s%.16s", i ? ", " : "", t[i].name);
+}
+
+int ckpt_check_tables(const ckpt_manifest_t *m, int n, const ckpt_table_t *t)
+{
+    const char *d = m->dir ? m->dir : "checkpoint";
+    PSR_RETURN_IF(n < 1 || n > CKPT_MAX_TABLES, PSR_ERR_USAGE,
+                  "ckpt_check_tables: %d tables, allowed 1 to %d", n, CKPT_MAX_TABLES);
+    if (m->n_tables != n) {
+        char a[200], b[200];
+        table_names(m->tables, m->n_tables, a, sizeof a);
+        table_names(t, n, b, sizeof b);
+        return PSR_ERR(PSR_ERR_CONFIG,
+                       "%s holds %d embedding table%s (%s), the model of this config has %d (%s)",
+                       d, m->n_tables, m->n_tables == 1 ? "" : "s", a, n, b);
+    }
+    for (int i = 0; i < n; i++) {
+        const ckpt_table_t *c = &m->tables[i], *j = &t[i];
+        PSR_RETURN_IF(!m->tables_implied && strncmp(c->name, j->name, sizeof c->name) != 0,
+                      PSR_ERR_CONFIG,
+                      "%s: embedding table %d is named '%.16s' in the checkpoint, '%.16s' in this "
+                      "config",
+                      d, i, c->name, j->name);
+        PSR_RETURN_IF(c->width != j->width, PSR_ERR_CONFIG,
+                      "%s: embedding table %d ('%.16s') has width %d in the checkpoint, %d in this "
+                      "config",
+                      d, i, j->name, c->width, j->width);
+        PSR_RETURN_IF(strncmp(c->optim, j->optim, sizeof c->optim) != 0, PSR_ERR_CONFIG,
+                      "%s: embedding table %d ('%.16s') was trained with optimizer %.32s, this "
+                      "config uses %.32s (optimizer state cannot be converted)",
+                      d, i, j->name, c->optim, j->optim);
+        PSR_RETURN_IF(c->n_floats != j->n_floats, PSR_ERR_CONFIG,
+                      "%s: embedding table %d ('%.16s') has %d floats per row in the checkpoint, "
+                      "%d in this config",
+                      d, i, j->name, c->n_floats, j->n_floats);
+    }
     return PSR_OK;
 }
 
@@ -2005,21 +2301,38 @@ int ckpt_find(const char *root, const char *resume, ckpt_manifest_t *m)
     return rc;
 }
 
-int ckpt_bucket_map(const ckpt_manifest_t *m, ckpt_bucket_loc_t *locs)
+/* The header of rows file f (of manifest m) says what the manifest does (F1, F7). */
+static int rows_header_check(const ckpt_manifest_t *m, const ckpt_file_info_t *f,
+                             const ckpt_header_t *h, const char *path)
 {
+    const ckpt_table_t *t = &m->tables[f->table];
+    PSR_RETURN_IF(h->table != (uint32_t)f->table || h->n_floats != (uint32_t)t->n_floats ||
+                      h->width != (uint32_t)t->width,
+                  PSR_ERR_FORMAT,
+                  "%s: header says table %u, width %u, %u floats per row; the manifest lists it "
+                  "as table %d ('%s'), width %d, %d floats per row",
+                  path, h->table, h->width, h->n_floats, f->table, t->name, t->width, t->n_floats);
+    PSR_RETURN_IF(h->n_buckets != m->n_buckets || h->step != m->step, PSR_ERR_FORMAT,
+                  "%s: header says %u buckets, step %" PRId64 "; the manifest %u, %" PRId64
+                  " (a file from another checkpoint?)",
+                  path, h->n_buckets, h->step, m->n_buckets, m->step);
+    return PSR_OK;
+}
+
+int ckpt_bucket_map_table(const ckpt_manifest_t *m, int table, ckpt_bucket_loc_t *locs)
+{
+    PSR_RETURN_IF(table < 0 || table >= m->n_tables, PSR_ERR_USAGE,
+                  "%s: no embedding table %d (the checkpoint has %d)",
+                  m->dir ? m->dir : "checkpoint", table, m->n_tables);
     for (uint32_t b = 0; b < m->n_buckets; b++) locs[b] = (ckpt_bucket_loc_t){-1, 0, 0};
     for (int i = 0; i < m->n_files; i++) {
-        if (m->files[i].kind != CKPT_KIND_ROWS) continue;
+        if (m->files[i].kind != CKPT_KIND_ROWS || m->files[i].table != table) continue;
         char *path = ckpt_join(m->dir ? m->dir : ".", m->files[i].name);
         ckpt_reader_t *r;
         int rc = ckpt_reader_open(&r, path, CKPT_KIND_ROWS);
         if (rc == PSR_OK) {
             const ckpt_header_t *h = ckpt_reader_header(r);
-            if (h->n_buckets != m->n_buckets || (int)h->width != m->width || h->step != m->step)
-                rc = PSR_ERR(PSR_ERR_FORMAT,
-                             "%s: header says %u buckets, width %u, step %" PRId64
-                             "; the manifest %u, %d, %" PRId64,
-                             path, h->n_buckets, h->width, h->step, m->n_buckets, m->width, m->step);
+            rc = rows_header_check(m, &m->files[i], h, path);
             for (uint32_t s = 0; s < h->n_segments && rc == PSR_OK; s++) {
                 uint32_t b = r->seg[s].id;
                 if (locs[b].file >= 0)
@@ -2035,9 +2348,15 @@ int ckpt_bucket_map(const ckpt_manifest_t *m, ckpt_bucket_loc_t *locs)
     }
     for (uint32_t b = 0; b < m->n_buckets; b++)
         PSR_RETURN_IF(locs[b].file < 0, PSR_ERR_FORMAT,
-                      "%s: bucket %u is in no rows file (of %u buckets)",
-                      m->dir ? m->dir : "checkpoint", b, m->n_buckets);
+                      "%s: bucket %u is in no rows file of table %d ('%s') (of %u buckets)",
+                      m->dir ? m->dir : "checkpoint", b, table, m->tables[table].name,
+                      m->n_buckets);
     return PSR_OK;
+}
+
+int ckpt_bucket_map(const ckpt_manifest_t *m, ckpt_bucket_loc_t *locs)
+{
+    return ckpt_bucket_map_table(m, 0, locs);
 }
 
 /* ---- verify and inspect ---------------------------------------------------------------- */
@@ -2046,10 +2365,11 @@ typedef struct {
     uint64_t raw[CKPT_KIND_COUNT], bytes[CKPT_KIND_COUNT];
     int files[CKPT_KIND_COUNT];
     uint64_t digest;
-    uint64_t *server_rows;     /* (n_servers) */
-    uint32_t *server_buckets;  /* (n_servers) */
-    int32_t *bucket_file;      /* (n_buckets) index into m->files, -1 when not seen */
-    uint64_t *bucket_rows;     /* (n_buckets) */
+    uint64_t table_rows[CKPT_MAX_TABLES], table_bytes[CKPT_MAX_TABLES];
+    uint64_t *server_rows;     /* (n_servers) all tables */
+    uint32_t *server_buckets;  /* (n_servers) buckets of table 0 */
+    int32_t *bucket_file;      /* (n_tables, n_buckets) index into m->files, -1 when not seen */
+    uint64_t *bucket_rows;     /* (n_buckets) all tables */
     uint64_t rows, dense_blocks, dense_floats, state_bytes;
     uint64_t *keys;            /* one bucket's keys, for the duplicate check */
     size_t keys_cap;
@@ -2087,16 +2407,15 @@ static int scan_file(const ckpt_manifest_t *m, int fi, scan_t *s, int level, cha
     }
     const ckpt_header_t *h = ckpt_reader_header(r);
     uint64_t digest = 0, rows = 0;
+    const int t = f->table; /* rows: validated (M2); else 0 */
+    int32_t *bfile = s->bucket_file + (size_t)t * m->n_buckets;
     if (h->step != m->step || h->rank != (uint32_t)f->rank)
         rc = PSR_ERR(PSR_ERR_FORMAT,
                      "%s: header says step %" PRId64 " rank %u, the manifest step %" PRId64
                      " rank %d (a file from another checkpoint?)",
                      path, h->step, h->rank, m->step, f->rank);
-    else if (h->kind == CKPT_KIND_ROWS && (h->width != (uint32_t)m->width || h->n_buckets != m->n_buckets))
-        rc = PSR_ERR(PSR_ERR_FORMAT,
-                     "%s: header says width %u, %u buckets; the manifest width %d, %u buckets",
-                     path, h->width, h->n_buckets, m->width, m->n_buckets);
-    else if (h->raw_bytes != f->raw_bytes || h->records != f->records)
+    if (rc == PSR_OK && h->kind == CKPT_KIND_ROWS) rc = rows_header_check(m, f, h, path);
+    if (rc == PSR_OK && (h->raw_bytes != f->raw_bytes || h->records != f->records))
         rc = PSR_ERR(PSR_ERR_FORMAT,
                      "%s: holds %" PRIu64 " raw bytes in %" PRIu64
                      " records, the manifest lists %" PRIu64 " in %" PRIu64,
@@ -2104,10 +2423,11 @@ static int scan_file(const ckpt_manifest_t *m, int fi, scan_t *s, int level, cha
     if (rc == PSR_OK && h->kind == CKPT_KIND_ROWS) {
         for (uint32_t i = 0; i < h->n_segments && rc == PSR_OK; i++) {
             uint32_t b = r->seg[i].id;
-            if (s->bucket_file[b] >= 0)
+            if (bfile[b] >= 0)
                 rc = PSR_ERR(PSR_ERR_FORMAT, "%s: bucket %u is also in %s", path, b,
-                             m->files[s->bucket_file[b]].name);
+                             m->files[bfile[b]].name);
         }
+        const uint64_t salt = psr_table_salt(t);
         uint32_t cur = UINT32_MAX;
         size_t nk = 0;
         for (;;) {
@@ -2127,18 +2447,21 @@ static int scan_file(const ckpt_manifest_t *m, int fi, scan_t *s, int level, cha
                 s->keys = psr_xrealloc(s->keys, s->keys_cap * sizeof *s->keys);
             }
             s->keys[nk++] = row.key;
-            digest += psr_row_digest(row.key, row.floats, 3 * (size_t)h->width, row.step);
+            digest += psr_row_digest(row.key ^ salt, row.floats, h->n_floats, row.step);
             rows++;
         }
         if (rc == PSR_OK) {
             for (uint32_t i = 0; i < h->n_segments; i++) {
-                s->bucket_file[r->seg[i].id] = fi;
-                s->bucket_rows[r->seg[i].id] = r->seg[i].records;
+                bfile[r->seg[i].id] = fi;
+                s->bucket_rows[r->seg[i].id] += r->seg[i].records;
             }
-            s->server_rows[f->rank] = rows;
-            s->server_buckets[f->rank] = h->n_segments;
+            s->server_rows[f->rank] += rows;
+            if (t == 0) s->server_buckets[f->rank] = h->n_segments;
             s->rows += rows;
-            snprintf(note, note_size, "%" PRIu64 " rows in %u buckets", rows, h->n_segments);
+            s->table_rows[t] += rows;
+            s->table_bytes[t] += f->bytes;
+            snprintf(note, note_size, "table %d '%s', %" PRIu64 " rows in %u buckets", t,
+                     m->tables[t].name, rows, h->n_segments);
         }
     } else if (rc == PSR_OK && h->kind == CKPT_KIND_DENSE) {
         uint64_t floats = 0;
@@ -2182,9 +2505,10 @@ static void scan_init(scan_t *s, const ckpt_manifest_t *m)
     memset(s, 0, sizeof *s);
     s->server_rows = psr_xcalloc((size_t)m->n_servers, sizeof *s->server_rows);
     s->server_buckets = psr_xcalloc((size_t)m->n_servers, sizeof *s->server_buckets);
-    s->bucket_file = psr_xmalloc((size_t)m->n_buckets * sizeof *s->bucket_file);
+    const size_t nb = (size_t)m->n_tables * m->n_buckets;
+    s->bucket_file = psr_xmalloc(nb * sizeof *s->bucket_file);
     s->bucket_rows = psr_xcalloc((size_t)m->n_buckets, sizeof *s->bucket_rows);
-    for (uint32_t b = 0; b < m->n_buckets; b++) s->bucket_file[b] = -1;
+    for (size_t b = 0; b < nb; b++) s->bucket_file[b] = -1;
 }
 
 static void scan_free(scan_t *s)
@@ -2196,12 +2520,13 @@ static void scan_free(scan_t *s)
     free(s->keys);
 }
 
-/* Buckets missing from every rows file: count, first one in *first. */
-static uint32_t scan_missing(const scan_t *s, const ckpt_manifest_t *m, uint32_t *first)
+/* Buckets of table t missing from every rows file of t: count, first one in *first. */
+static uint32_t scan_missing(const scan_t *s, const ckpt_manifest_t *m, int t, uint32_t *first)
 {
     uint32_t n = 0;
+    const int32_t *bfile = s->bucket_file + (size_t)t * m->n_buckets;
     for (uint32_t b = 0; b < m->n_buckets; b++)
-        if (s->bucket_file[b] < 0 && n++ == 0) *first = b;
+        if (bfile[b] < 0 && n++ == 0) *first = b;
     return n;
 }
 
@@ -2215,8 +2540,10 @@ int ckpt_verify_print(const char *dir, FILE *out)
         ckpt_manifest_free(&m);
         return rc;
     }
-    fprintf(out, "OK   %s: format %d, step %" PRId64 ", %d servers, %d workers, %u buckets, width %d\n",
-            CKPT_MANIFEST, m.version, m.step, m.n_servers, m.n_workers, m.n_buckets, m.width);
+    fprintf(out, "OK   %s: format %d, step %" PRId64 ", %d servers, %d workers, %u buckets, width %d, "
+            "%d table%s%s\n",
+            CKPT_MANIFEST, m.version, m.step, m.n_servers, m.n_workers, m.n_buckets, m.width,
+            m.n_tables, m.n_tables == 1 ? "" : "s", m.tables_implied ? " (implied)" : "");
     scan_t s;
     scan_init(&s, &m);
     int bad = 0, first_rc = PSR_OK;
@@ -2236,15 +2563,23 @@ int ckpt_verify_print(const char *dir, FILE *out)
         }
     }
     /* buckets and digest only mean something when every rows file read cleanly */
-    if (s.files[CKPT_KIND_ROWS] == m.n_servers) {
-        uint32_t first = 0, miss = scan_missing(&s, &m, &first);
-        if (miss == 0) {
-            fprintf(out, "OK   buckets: all %u present, each in one rows file\n", m.n_buckets);
-        } else {
-            fprintf(out, "FAIL buckets: %u of %u in no rows file (first: bucket %u)\n", miss,
+    if (s.files[CKPT_KIND_ROWS] == m.n_servers * m.n_tables) {
+        for (int t = 0; t < m.n_tables; t++) {
+            char label[64] = "buckets";
+            if (m.n_tables > 1)
+                snprintf(label, sizeof label, "buckets of table %d '%s'", t, m.tables[t].name);
+            uint32_t first = 0, miss = scan_missing(&s, &m, t, &first);
+            if (miss == 0) {
+                fprintf(out, "OK   %s: all %u present, each in one rows file\n", label,
+                        m.n_buckets);
+                continue;
+            }
+            fprintf(out, "FAIL %s: %u of %u in no rows file (first: bucket %u)\n", label, miss,
                     m.n_buckets, first);
             if (!bad++) {
-                first_rc = PSR_ERR(PSR_ERR_FORMAT, "%s: bucket %u is in no rows file", dir, first);
+                first_rc = PSR_ERR(PSR_ERR_FORMAT,
+                                   "%s: bucket %u is in no rows file of table %d ('%s')", dir,
+                                   first, t, m.tables[t].name);
                 snprintf(first_msg, sizeof first_msg, "%s", psr_err_msg());
             }
         }
@@ -2312,9 +2647,12 @@ int ckpt_inspect_print(const char *dir, FILE *out)
         char note[128];
         rc = scan_file(&m, i, &s, CKPT_CHECK_SIZE, note, sizeof note);
     }
-    uint32_t first = 0;
-    if (rc == PSR_OK && scan_missing(&s, &m, &first) > 0)
-        rc = PSR_ERR(PSR_ERR_FORMAT, "%s: bucket %u is in no rows file", dir, first);
+    for (int t = 0; t < m.n_tables && rc == PSR_OK; t++) {
+        uint32_t first = 0;
+        if (scan_missing(&s, &m, t, &first) > 0)
+            rc = PSR_ERR(PSR_ERR_FORMAT, "%s: bucket %u is in no rows file of table %d ('%s')",
+                         dir, first, t, m.tables[t].name);
+    }
     if (rc != PSR_OK) {
         scan_free(&s);
         ckpt_manifest_free(&m);
@@ -2329,6 +2667,11 @@ int ckpt_inspect_print(const char *dir, FILE *out)
             m.n_buckets, m.width);
     for (int i = 0; i < m.n_extra; i++)
         fprintf(out, "extra %s: %s\n", m.extra[i].key, m.extra[i].value);
+    fprintf(out, "tables: %d%s\n", m.n_tables, m.tables_implied ? " (implied: the manifest predates tables)" : "");
+    for (int t = 0; t < m.n_tables; t++)
+        fprintf(out, "table %d %s: width %d floats %d optimizer %s rows %" PRIu64 " bytes %" PRIu64 "\n",
+                t, m.tables[t].name, m.tables[t].width, m.tables[t].n_floats, m.tables[t].optim,
+                s.table_rows[t], s.table_bytes[t]);
     fprintf(out, "rows: %" PRIu64 "\n", s.rows);
     for (int i = 0; i < m.n_servers; i++)
         fprintf(out, "rows server %d: %" PRIu64 " in %u buckets\n", i, s.server_rows[i],

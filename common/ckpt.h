@@ -9,8 +9,11 @@
  *      to its final name only after every file and the manifest are written and fsynced;
  *      a name ending in ".tmp" is never a checkpoint (leftover of a killed job).
  *  D2. Files inside (names are fixed, so the manifest can be checked against them):
- *        server-SSSSS.rows    one per server S (5+ digits): the rows of every bucket the
- *                             server owned, one segment per bucket, with a bucket index
+ *        server-SSSSS.rows    one per server S (5+ digits): the rows of embedding table 0 in
+ *                             every bucket the server owned, one segment per bucket, with a
+ *                             bucket index
+ *        server-SSSSS.tTT.rows  the same for table TT (2 digits, 01 to 07) of a model with
+ *                             several tables (F7)
  *        dense.params         dense parameter blocks, one segment per block (may hold none)
  *        worker-WWWWW.state   one per worker: opaque bytes (reader position, RNG state)
  *        global.state         opaque bytes (schedule state)
@@ -31,11 +34,13 @@
  *      it one checkpoint behind).
  *
  * Data file rules (every .rows, .params, .state file; integers little-endian):
- *  F1. Header, 64 bytes: magic "PSRCKPT\0" (8) | version u32 = CKPT_FORMAT_VERSION |
+ *  F1. Header, 64 bytes: magic "PSRCKPT\0" (8) | version u32 (1 or 2, F7) |
  *      kind u32 (ckpt_kind_t) | header bytes u32 = 64 | level u32 (zlib level used, 0-9) |
  *      width u32 (rows: weights per row; else 0) | n_buckets u32 (rows: the job's bucket
  *      count; else 0) | rank u32 (rows: server; worker state: worker; else 0) |
- *      flags u32 = 0 | step i64 | 12 zero bytes | header_crc u32 = CRC32 of bytes 0..59.
+ *      flags u32 = 0 | step i64 | version 1: 12 zero bytes; version 2: table u32 |
+ *      n_floats u32 (rows: floats per row; else 0) | 4 zero bytes | header_crc u32 = CRC32 of
+ *      bytes 0..59.
  *      Readers check magic, then version (so a future layout is reported as a version, not
  *      as corruption), then header_crc, header bytes, flags and kind.
  *  F2. Then n_segments segments, back to back from offset 64: each one complete zlib stream
@@ -52,43 +57,65 @@
  *      File size == index_offset + 40 * n_segments + 48, so any truncation is detected.
  *  F5. Payload by kind:
  *      ROWS    segment id = bucket (< n_buckets), records = rows; raw bytes = rows * (24 +
- *              12 * width): per row key u64 | 3*width float32 (w, Adam m, Adam v) |
- *              step i64 (Adam steps of the row) | last i64 (the sender's step count
- *              after the push that last updated the row).
+ *              4 * n_floats): per row key u64 | n_floats float32 (width weights, then the
+ *              table's optimizer state: Adam m | v, adagrad's accumulators, rowwise
+ *              adagrad's one accumulator) | step i64 (optimizer steps of the row) | last i64
+ *              (the sender's step count after the push that last updated the row).
  *              Every key k in segment b has psr_key_bucket(k, n_buckets) == b. A bucket the
  *              server owned but that holds no rows has an empty segment.
  *      DENSE   segment id = block id, records = 1, raw = step i64 | n float32 (n >= 0).
  *      WORKER, GLOBAL  exactly one segment, id 0, records = 1, raw = the caller's bytes.
  *  F6. The manifest lists every data file with its size and the CRC32 of the whole file,
  *      so a resume can check a checkpoint byte for byte without inflating anything.
+ *  F7. Tables. A model has 1 to CKPT_MAX_TABLES embedding tables, ids 0.. in declaration
+ *      order (common/tables.h); each server writes one rows file per table, every bucket it
+ *      owned begun in each. Table t's rows hold n_floats = width + optimizer state floats.
+ *      A rows file of table 0 with n_floats = 3 * width (Adam) is written as version 1,
+ *      exactly as before tables existed (byte for byte); any other rows file is version 2,
+ *      whose header carries table and n_floats. A version-1 header means table 0 with
+ *      n_floats = 3 * width; dense and state files are always version 1. Readers accept
+ *      both versions; a version-2 header of a non-rows file has table 0 and n_floats 0.
  *
  * Manifest (manifest.yaml; YAML mapping, written with libyaml, read strictly):
  *  M1. format: CKPT_FORMAT_VERSION (checked first), step, model_fingerprint and
- *      schema_fingerprint ("0x" + hex u64), servers, workers, buckets, width, optional
- *      digest (hex u64, the model digest the writer computed in memory; verify compares),
- *      files (sequence of {name, kind, rank, records, bytes, raw_bytes, crc32}), optional
- *      extra (mapping of string keys to string values, free-form). Unknown keys are errors.
- *  M2. files holds exactly: server-S.rows for S in [0, servers), worker-W.state for W in
- *      [0, workers), dense.params and global.state; names match kind and rank (D2).
+ *      schema_fingerprint ("0x" + hex u64), servers, workers, buckets, width (table 0's),
+ *      tables (M3), optional digest (hex u64, the model digest the writer computed in
+ *      memory; verify compares), files (sequence of {name, kind, rank, table, records,
+ *      bytes, raw_bytes, crc32}; table is written for rows files only and defaults to 0),
+ *      optional extra (mapping of string keys to string values, free-form). Unknown keys are
+ *      errors.
+ *  M2. files holds exactly: the rows file of every (server S, table t) for S in
+ *      [0, servers), t in [0, n_tables), worker-W.state for W in [0, workers), dense.params
+ *      and global.state; names match kind, rank and table (D2); only rows files have a
+ *      table other than 0.
+ *  M3. tables: a sequence of 1 to CKPT_MAX_TABLES mappings {name, width, floats, optimizer},
+ *      in table id order: name 1-15 of [A-Za-z0-9_], distinct; width 1 to 1048576 and equal
+ *      to `width` for table 0; optimizer one of psr_optim_name() (adam, adagrad,
+ *      rowwise_adagrad); floats = width + psr_optim_state_floats(optimizer, width) (so
+ *      never below width). A manifest without `tables` (written before tables existed) means
+ *      one table: name "emb", width `width`, floats 3 * width, optimizer adam
+ *      (tables_implied = 1: its name is a placeholder, which ckpt_check_tables ignores).
  *
  * Model digest (inspect, verify, and the optional manifest `digest`): the wrapping uint64
- * sum of psr_row_digest(key, floats, 3*width, step) over every row, plus
+ * sum of psr_row_digest(key ^ psr_table_salt(t), floats, n_floats, step) over every row of
+ * every table t (salt 0 for table 0, so one-table digests are what they were), plus
  * psr_row_digest(block id, floats, n, step) over every dense block. Row order, bucket and
  * server placement do not change it; it equals the sum of the servers' ps_table_digest().
  *
  * Use (the job, with rank 0 doing the ROOT-level steps):
  *    rank 0: ckpt_stage(root, step, &stage)            -> everyone writes into `stage`:
- *    server: ckpt_rows_create(&w, stage, server, ...); per owned bucket, increasing:
+ *    server: per table t: ckpt_rows_create_table(&w, stage, server, t, ...); per owned
+ *            bucket, increasing:
  *            ckpt_rows_bucket(w, b); ckpt_rows_put(w, key, floats, step, last)...;
  *            ckpt_writer_close(w, &info)               (ckpt_writer_abort(w) on error)
  *    dense:  ckpt_dense_create / ckpt_dense_put / ckpt_writer_close
  *    states: ckpt_write_state(stage, CKPT_KIND_WORKER, w, ...), CKPT_KIND_GLOBAL likewise
  *    rank 0: gather every ckpt_file_info_t (a plain struct: send it as bytes),
- *            ckpt_manifest_init + add_file + set; ckpt_commit(root, &m, keep);
+ *            ckpt_manifest_init + set_tables + add_file + set; ckpt_commit(root, &m, keep);
  *            on any failure anywhere: ckpt_abort(root, step).
- *    resume: ckpt_find(root, "auto" or DIR, &m); ckpt_check_compat(...); ckpt_bucket_map
- *            tells which file holds each bucket; open it, ckpt_reader_select(r, bucket),
- *            ckpt_rows_next(...) until eof.
+ *    resume: ckpt_find(root, "auto" or DIR, &m); ckpt_check_compat(...), ckpt_check_tables;
+ *            per table, ckpt_bucket_map_table tells which file holds each bucket; open it,
+ *            ckpt_reader_select(r, bucket), ckpt_rows_next(...) until eof.
  * Errors: every function returns PSR_OK or a psr_err_t with psr_err_msg() naming the file
  * and the problem. Rows a reader yielded before an error must be discarded by the caller. */
 #ifndef PSR_CKPT_H
@@ -98,7 +125,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define CKPT_FORMAT_VERSION 1
+#define CKPT_FORMAT_VERSION 1 /* manifest format (M1) */
+#define CKPT_FILE_VERSION 2   /* newest data file version (F1, F7); 1 is still read and written */
+#define CKPT_MAX_TABLES 8     /* embedding tables per model (common/tables.h PSR_MAX_TABLES) */
+#define CKPT_MAX_WIDTH (1 << 20)
+#define CKPT_MAX_FLOATS (1 << 22) /* floats per row: width + optimizer state */
 #define CKPT_MANIFEST "manifest.yaml"
 #define CKPT_LATEST "latest"
 #define CKPT_HEADER_BYTES 64
@@ -121,8 +152,12 @@ typedef enum {
 /* "rows", "dense", "worker", "global" ("none" for 0, "?" out of range). */
 const char *ckpt_kind_name(int kind);
 
-/* Fixed name of a file of `kind` (and rank for rows/worker) into name[CKPT_NAME_MAX]. */
+/* Fixed name of a file of `kind` (and rank for rows/worker) into name[CKPT_NAME_MAX]; rows:
+ * table 0's. */
 void ckpt_file_name(int kind, int rank, char name[CKPT_NAME_MAX]);
+/* Name of the rows file of (server, table): "server-00003.rows" for table 0,
+ * "server-00003.t02.rows" for table 2 (D2). */
+void ckpt_rows_file_name(int server, int table, char name[CKPT_NAME_MAX]);
 /* "ckpt-000000001000" into name[32]. */
 void ckpt_dir_name(int64_t step, char name[32]);
 /* dir + "/" + name, malloc'd (the caller frees). */
@@ -139,7 +174,15 @@ typedef struct {
     uint64_t records;         /* rows (rows), blocks (dense), 1 (state) */
     uint32_t crc32;           /* CRC32 of the whole file */
     uint32_t n_segments;      /* buckets (rows), blocks (dense), 1 (state) */
+    int32_t table;            /* embedding table (rows), else 0 */
 } ckpt_file_info_t;
+
+/* One embedding table as a checkpoint records it (M3). Plain data. */
+typedef struct {
+    char name[16];            /* [A-Za-z0-9_]+, NUL-terminated */
+    int32_t width, n_floats;  /* weights per row; floats per row (weights + optimizer state) */
+    char optim[32];           /* psr_optim_name(): "adam", "adagrad", "rowwise_adagrad" */
+} ckpt_table_t;
 
 /* ---- writing ---------------------------------------------------------------------------
  * A writer streams into DIR/.NAME.tmp with bounded memory (a deflate state, 1 MiB of output
@@ -147,15 +190,22 @@ typedef struct {
  * error; then ckpt_writer_abort. */
 typedef struct ckpt_writer ckpt_writer_t;
 
-/* Rows file of server `server` in directory `dir` (normally the stage directory).
- * width >= 1 (records hold 3*width floats), n_buckets >= 1, level 0..9. */
+/* Rows file of (server, table) in directory `dir` (normally the stage directory): table in
+ * [0, CKPT_MAX_TABLES), width in [1, CKPT_MAX_WIDTH], n_floats in [width, CKPT_MAX_FLOATS]
+ * (floats per row: width weights, then optimizer state), n_buckets >= 1, level 0..9.
+ * PSR_ERR_USAGE for a value out of range. Version 1 for table 0 with n_floats = 3*width,
+ * else version 2 (F7). */
+int ckpt_rows_create_table(ckpt_writer_t **w, const char *dir, int server, int table, int width,
+                           int n_floats, uint32_t n_buckets, int64_t step, int level);
+/* Table 0 with Adam state: ckpt_rows_create_table(w, dir, server, 0, width, 3 * width, ...). */
 int ckpt_rows_create(ckpt_writer_t **w, const char *dir, int server, int width,
                      uint32_t n_buckets, int64_t step, int level);
 /* Start bucket b: buckets strictly increasing, each at most once; an owned bucket with no
  * rows is still begun (an empty segment records that the server owned it). */
 int ckpt_rows_bucket(ckpt_writer_t *w, uint32_t bucket);
-/* Append one row to the current bucket: floats = w | m | v (3*width). The key must belong
- * to the bucket (psr_key_bucket); a wrong one is PSR_ERR_INTERNAL. */
+/* Append one row to the current bucket: n_floats floats (weights, then optimizer state; Adam:
+ * w | m | v). The key must belong to the bucket (psr_key_bucket); a wrong one is
+ * PSR_ERR_INTERNAL. */
 int ckpt_rows_put(ckpt_writer_t *w, uint64_t key, const float *floats, int64_t step,
                   int64_t last);
 
@@ -184,6 +234,7 @@ typedef struct ckpt_reader ckpt_reader_t;
 
 typedef struct {
     uint32_t version, kind, level, width, n_buckets, rank;
+    uint32_t table, n_floats; /* rows (F7; version 1: 0 and 3 * width); else 0, 0 */
     int64_t step;
     uint32_t n_segments;
     uint64_t raw_bytes, records; /* totals from the trailer */
@@ -210,7 +261,8 @@ int ckpt_reader_select(ckpt_reader_t *r, uint32_t id);
 
 typedef struct {
     uint64_t key;
-    const float *floats; /* (3 * width): w | m | v; owned by the reader, valid until its next call */
+    const float *floats; /* (n_floats): weights, then optimizer state; owned by the reader,
+                          * valid until its next call */
     int64_t step, last;
     uint32_t bucket;
 } ckpt_row_t;
@@ -244,7 +296,10 @@ typedef struct {
     uint64_t model_fp, schema_fp;
     int n_servers, n_workers;
     uint32_t n_buckets;
-    int width;
+    int width;          /* table 0's width (tables[0].width) */
+    int n_tables;       /* [1, CKPT_MAX_TABLES] */
+    ckpt_table_t tables[CKPT_MAX_TABLES]; /* (n_tables), by table id (M3) */
+    int tables_implied; /* loaded from a manifest without `tables` (M3) */
     int has_digest;     /* digest below is set (optional manifest key) */
     uint64_t digest;    /* model digest computed in memory by the writer */
     int n_files;
@@ -253,16 +308,24 @@ typedef struct {
     ckpt_kv_t *extra;        /* (n_extra), free-form, e.g. {"model.type", "fm"} */
 } ckpt_manifest_t;
 
+/* A manifest without files, holding one table: "emb", `width`, 3 * width floats, adam (what
+ * a manifest without `tables` means; ckpt_manifest_set_tables replaces it). */
 void ckpt_manifest_init(ckpt_manifest_t *m, int64_t step, uint64_t model_fp, uint64_t schema_fp,
                         int n_servers, int n_workers, uint32_t n_buckets, int width);
+/* The model's tables t[0 .. n), n in [1, CKPT_MAX_TABLES]; also sets m->width to t[0].width.
+ * Values, n included, are checked where the manifest is (ckpt_commit: PSR_ERR_FORMAT, M3);
+ * at most CKPT_MAX_TABLES entries are ever read from t. */
+void ckpt_manifest_set_tables(ckpt_manifest_t *m, int n, const ckpt_table_t *t);
 void ckpt_manifest_free(ckpt_manifest_t *m); /* accepts a zeroed or freed manifest */
 void ckpt_manifest_add_file(ckpt_manifest_t *m, const ckpt_file_info_t *f);
 /* Set (or replace) a free-form key. Keys: 1-64 bytes of [A-Za-z0-9_.-]; values: any text
  * without NUL, at most 4096 bytes. PSR_ERR_USAGE otherwise. */
 int ckpt_manifest_set(ckpt_manifest_t *m, const char *key, const char *value);
 const char *ckpt_manifest_get(const ckpt_manifest_t *m, const char *key); /* NULL if unset */
-/* Index into m->files of the file of (kind, rank), or -1. */
+/* Index into m->files of the file of (kind, rank), or -1; rows: table 0's. */
 int ckpt_manifest_find_file(const ckpt_manifest_t *m, int kind, int rank);
+/* Index into m->files of the rows file of (table, server), or -1. */
+int ckpt_manifest_find_rows(const ckpt_manifest_t *m, int table, int server);
 
 typedef enum {
     CKPT_CHECK_NONE = 0, /* parse and validate the manifest only */
@@ -279,11 +342,15 @@ int ckpt_manifest_load(const char *dir, ckpt_manifest_t *m, int level);
  * every file), so that ranks can share the CRC reading of a large checkpoint. */
 int ckpt_check_file(const ckpt_manifest_t *m, int i, int level);
 
-/* The checkpoint fits the running job: same model and schema fingerprints and row width.
- * PSR_ERR_CONFIG naming what differs otherwise. (Server and worker counts may differ; see
- * ckpt_check_buckets for the bucket count.) */
+/* The checkpoint fits the running job: same model and schema fingerprints and table 0's row
+ * width. PSR_ERR_CONFIG naming what differs otherwise. (Server and worker counts may differ;
+ * see ckpt_check_buckets for the bucket count, ckpt_check_tables for the other tables.) */
 int ckpt_check_compat(const ckpt_manifest_t *m, uint64_t model_fp, uint64_t schema_fp,
                       int width);
+/* The checkpoint holds the job's tables t[0 .. n): same count, and per table the same name,
+ * width, floats per row and optimizer. PSR_ERR_CONFIG naming the checkpoint, the table and
+ * the first difference otherwise. The placeholder name of an implied table (M3) matches any. */
+int ckpt_check_tables(const ckpt_manifest_t *m, int n, const ckpt_table_t *t);
 /* Same bucket count (rows are placed by bucket, so it cannot change on resume). */
 int ckpt_check_buckets(const ckpt_manifest_t *m, uint32_t n_buckets);
 
@@ -317,21 +384,27 @@ typedef struct {
     uint32_t segment; /* index into that file's segments */
     uint64_t rows;
 } ckpt_bucket_loc_t;
-/* locs[m->n_buckets]. Every bucket must be in exactly one rows file (PSR_ERR_FORMAT). */
+/* locs[m->n_buckets] for table `table`: every bucket must be in exactly one of that table's
+ * rows files (PSR_ERR_FORMAT), whose headers must match the manifest (table, width, floats,
+ * buckets, step). PSR_ERR_USAGE for a table the manifest does not have. */
+int ckpt_bucket_map_table(const ckpt_manifest_t *m, int table, ckpt_bucket_loc_t *locs);
+/* ckpt_bucket_map_table(m, 0, locs). */
 int ckpt_bucket_map(const ckpt_manifest_t *m, ckpt_bucket_loc_t *locs);
 
 /* ---- reports (psrec ckpt) -------------------------------------------------------------- */
 
 /* `psrec ckpt verify DIR`: checks the manifest, then every file: size and CRC32 against the
- * manifest, header against the manifest, every segment inflated and checked, every key in
- * its bucket, no key twice in a bucket, every bucket in exactly one rows file, the digest
- * when the manifest has one. One line per file ("OK name ..." or "FAIL name: problem"),
- * then a summary. PSR_OK only if everything verifies. */
+ * manifest, header against the manifest (rows: table, width, floats per row), every segment
+ * inflated and checked, every key in its bucket, no key twice in a bucket, every bucket of
+ * every table in exactly one of that table's rows files, the digest when the manifest has
+ * one. One line per file ("OK name ..." or "FAIL name: problem"), then a summary. PSR_OK
+ * only if everything verifies. */
 int ckpt_verify_print(const char *dir, FILE *out);
-/* `psrec ckpt inspect DIR`: step, counts, rows per server (from the indexes), rows per
- * bucket min/mean/max, bytes raw and compressed per kind and in total with ratios
- * (raw / compressed), and "digest: <16 hex digits>" (the model digest). Reads every row,
- * checking as it goes; an error stops it. */
+/* `psrec ckpt inspect DIR`: step, counts, one line per table ("table T NAME: width W floats
+ * F optimizer O rows R bytes B", B the compressed bytes of its rows files), rows per server
+ * (all tables), rows per bucket min/mean/max (all tables), bytes raw and compressed per kind
+ * and in total with ratios (raw / compressed), and "digest: <16 hex digits>" (the model
+ * digest). Reads every row, checking as it goes; an error stops it. */
 int ckpt_inspect_print(const char *dir, FILE *out);
 
 /* ---- the job's side (launch/ckjob.c) ---------------------------------------------------
@@ -340,7 +413,7 @@ int ckpt_inspect_print(const char *dir, FILE *out);
  * push. run stages the directory on rank 0, calls part() on every rank to write that rank's
  * files into it, gathers the entries, commits on rank 0 and returns the same status on every
  * rank (a failure anywhere leaves the previous checkpoints as they were). */
-#define CKPT_MAX_PART_FILES 3
+#define CKPT_MAX_PART_FILES (CKPT_MAX_TABLES + 1) /* a server: its rows files and dense.params */
 typedef struct {
     int32_t n_files;
     int32_t pad;

@@ -583,9 +583,9 @@ static void test_file_faults(void)
     CHECK_CONTAINS(psr_err_msg(), "corrupt: header CRC mismatch");
     CHECK_CONTAINS(psr_err_msg(), bad);
     copy_file(good, bad);
-    set_u32(bad, 8, 2);
+    set_u32(bad, 8, 3);
     CHECK_INT(open_and_read(bad), PSR_ERR_FORMAT);
-    CHECK_CONTAINS(psr_err_msg(), "unsupported checkpoint format version 2 (this psrec reads version 1)");
+    CHECK_CONTAINS(psr_err_msg(), "unsupported checkpoint file version 3 (this psrec reads versions 1 to 2)");
 
     /* trailer and index */
     copy_file(good, bad);
@@ -1346,6 +1346,634 @@ static void test_reports(void)
     free(root);
 }
 
+/* ---- several embedding tables (F7, M3) ------------------------------------------------- */
+
+/* The golden file: what ckpt_rows_create wrote before tables existed (level 0 stores the
+ * bytes, so zlib's version cannot change them). Server 1 of B = 8, width 3, step 77. */
+static void write_golden(ckpt_writer_t *w, int *rc)
+{
+    const uint32_t B = 8;
+    for (uint32_t b = 1; b < B && *rc == PSR_OK; b += 2) {
+        *rc = ckpt_rows_bucket(w, b);
+        for (uint64_t i = 0; i < 400 && *rc == PSR_OK; i++) {
+            uint64_t key = psr_mix64(i * 31 + 5);
+            if (psr_key_bucket(key, B) != b) continue;
+            float f[9];
+            for (int j = 0; j < 9; j++) f[j] = (float)((double)(key % 1000) / 7.0 + j);
+            *rc = ckpt_rows_put(w, key, f, (int64_t)(key % 13), (int64_t)(key % 17));
+        }
+    }
+}
+
+static void test_golden_single_table(void)
+{
+    char *dir = path2(tmpdir, "golden");
+    mkdir_p(dir);
+    ckpt_writer_t *w;
+    ckpt_file_info_t a, b;
+    int rc = ckpt_rows_create(&w, dir, 1, 3, 8, 77, 0);
+    write_golden(w, &rc);
+    CHECK_INT(rc, PSR_OK);
+    CHECK_INT(ckpt_writer_close(w, &a), PSR_OK);
+    /* recorded with the one-table writer of commit f0e4bde. The file CRC alone cannot pin the
+     * header: CRC32 over a block followed by its own CRC is a constant, so the header CRC
+     * (bytes 60..63, over bytes 0..59) is checked as well. */
+    char *p = path2(dir, "server-00001.rows");
+    CHECK_INT(a.bytes, 12976);
+    CHECK_INT(a.crc32, 0x7a387bbbu);
+    CHECK_INT(a.records, 211);
+    CHECK_INT(a.table, 0);
+    uint32_t hcrc = 0;
+    int fd = open(p, O_RDONLY);
+    CHECK(fd >= 0 && pread(fd, &hcrc, 4, 60) == 4);
+    if (fd >= 0) close(fd);
+    CHECK_INT(hcrc, 0xfebb1e4du);
+    rc = ckpt_rows_create_table(&w, dir, 1, 0, 3, 9, 8, 77, 0);
+    write_golden(w, &rc);
+    CHECK_INT(rc, PSR_OK);
+    CHECK_INT(ckpt_writer_close(w, &b), PSR_OK);
+    CHECK(!strcmp(b.name, "server-00001.rows"));
+    CHECK_INT(b.bytes, a.bytes);
+    CHECK_INT(b.crc32, a.crc32);
+    fd = open(p, O_RDONLY);
+    CHECK(fd >= 0 && pread(fd, &hcrc, 4, 60) == 4);
+    if (fd >= 0) close(fd);
+    CHECK_INT(hcrc, 0xfebb1e4du);
+    ckpt_reader_t *r;
+    CHECK_INT(ckpt_reader_open(&r, p, CKPT_KIND_ROWS), PSR_OK);
+    CHECK_INT(ckpt_reader_header(r)->version, 1);
+    CHECK_INT(ckpt_reader_header(r)->table, 0);
+    CHECK_INT(ckpt_reader_header(r)->n_floats, 9);
+    ckpt_reader_close(r);
+    /* table 0 with another optimizer needs the version 2 header */
+    CHECK_INT(ckpt_rows_create_table(&w, dir, 1, 0, 3, 4, 8, 77, 0), PSR_OK);
+    CHECK_INT(ckpt_writer_close(w, NULL), PSR_OK);
+    CHECK_INT(ckpt_reader_open(&r, p, CKPT_KIND_ROWS), PSR_OK);
+    CHECK_INT(ckpt_reader_header(r)->version, 2);
+    CHECK_INT(ckpt_reader_header(r)->n_floats, 4);
+    ckpt_reader_close(r);
+    /* writer arguments */
+    CHECK_INT(ckpt_rows_create_table(&w, dir, 0, CKPT_MAX_TABLES, 3, 9, 8, 1, 1), PSR_ERR_USAGE);
+    CHECK_CONTAINS(psr_err_msg(), "checkpoint table 8: allowed 0 to 7");
+    CHECK_INT(ckpt_rows_create_table(&w, dir, 0, -1, 3, 9, 8, 1, 1), PSR_ERR_USAGE);
+    CHECK_INT(ckpt_rows_create_table(&w, dir, 0, 1, 8, 7, 8, 1, 1), PSR_ERR_USAGE);
+    CHECK_CONTAINS(psr_err_msg(), "7 floats per row: allowed its width 8 to");
+    CHECK_INT(ckpt_rows_create_table(&w, dir, 0, 1, 0, 1, 8, 1, 1), PSR_ERR_USAGE);
+    char name[CKPT_NAME_MAX];
+    ckpt_rows_file_name(12, 7, name);
+    CHECK(!strcmp(name, "server-00012.t07.rows"));
+    ckpt_rows_file_name(123456, 0, name);
+    CHECK(!strcmp(name, "server-123456.rows"));
+    free(p);
+    free(dir);
+}
+
+/* The tables of the multi-table tests: floats = width + optimizer state. */
+static const ckpt_table_t mt_tables[3] = {
+    {"user", 4, 12, "adam"}, {"item", 8, 9, "rowwise_adagrad"}, {"bias", 1, 2, "adagrad"}};
+static const int mt_keys[3] = {3000, 2000, 500}; /* keys per table: the same ids overlap */
+static const int mt_skip[3] = {5, 0, 3};         /* empty buckets: b % skip == 0 */
+#define MT_B 16u
+#define MT_S 2
+
+static void table_row(uint64_t key, int table, int n_floats, float *f)
+{
+    psr_rng_t r;
+    psr_rng_seed(&r, key ^ (0x9e3779b9ULL * (uint64_t)(table + 1)));
+    for (int j = 0; j < n_floats; j++) f[j] = (float)psr_rng_normal(&r);
+}
+static int64_t table_step(uint64_t key, int table) { return (int64_t)((key + (uint64_t)table) % 97); }
+static int64_t table_last(uint64_t key, int table) { return (int64_t)((key + (uint64_t)table) % 1009); }
+
+typedef enum { MT_OK, MT_HDR_TABLE, MT_HDR_FLOATS, MT_MISSING_BUCKET } mt_fault_t;
+
+/* Rows file of (server, table) into dir: the table's keys of the buckets the server owns.
+ * `header_table` and `n_floats` are what the file says (a fault may differ from the
+ * manifest); skip_bucket (if < MT_B) is not begun. Returns the salted digest. */
+static uint64_t write_table_rows(const char *dir, int server, int table, int header_table,
+                                 int n_floats, uint32_t skip_bucket, int64_t step,
+                                 ckpt_file_info_t *info, int *rc)
+{
+    int n;
+    bk_t *keys = make_keys(mt_keys[table], MT_B, mt_skip[table], &n);
+    ckpt_writer_t *w;
+    float f[16];
+    uint64_t digest = 0, salt = psr_table_salt(table);
+    *rc = ckpt_rows_create_table(&w, dir, server, header_table, mt_tables[table].width, n_floats,
+                                 MT_B, step, 1);
+    int i = 0;
+    for (uint32_t b = 0; b < MT_B && *rc == PSR_OK; b++) {
+        while (i < n && keys[i].bucket < b) i++;
+        if (psr_bucket_owner(b, MT_S) != server || b == skip_bucket) continue;
+        *rc = ckpt_rows_bucket(w, b);
+        for (; i < n && keys[i].bucket == b && *rc == PSR_OK; i++) {
+            uint64_t k = keys[i].key;
+            table_row(k, table, n_floats, f);
+            *rc = ckpt_rows_put(w, k, f, table_step(k, table), table_last(k, table));
+            digest += psr_row_digest(k ^ salt, f, (size_t)n_floats, table_step(k, table));
+        }
+    }
+    if (*rc == PSR_OK)
+        *rc = ckpt_writer_close(w, info);
+    else
+        ckpt_writer_abort(w);
+    free(keys);
+    return digest;
+}
+
+/* A committed 3-table checkpoint of 2 servers and 1 worker at `step`, with one fault. The
+ * manifest always describes the intended layout and records the digest of what was
+ * written. *digest: that digest. */
+static int write_tables_checkpoint(const char *root, int64_t step, mt_fault_t fault,
+                                   uint64_t *digest)
+{
+    char *stage;
+    int rc = ckpt_stage(root, step, &stage);
+    if (rc != PSR_OK) return rc;
+    ckpt_manifest_t m;
+    ckpt_manifest_init(&m, step, 0xabcULL, 0xdefULL, MT_S, 1, MT_B, 99);
+    ckpt_manifest_set_tables(&m, 3, mt_tables);
+    uint64_t d = 0;
+    ckpt_file_info_t info;
+    for (int s = 0; s < MT_S && rc == PSR_OK; s++)
+        for (int t = 0; t < 3 && rc == PSR_OK; t++) {
+            int hdr_table = t, nf = mt_tables[t].n_floats;
+            uint32_t skip = MT_B;
+            const char *into = stage;
+            char *side = NULL;
+            if (fault == MT_HDR_TABLE && s == 0 && t == 2) { /* a table-1 header, same shape */
+                side = path2(stage, "side");
+                mkdir_p(side);
+                into = side;
+                hdr_table = 1;
+            }
+            if (fault == MT_HDR_FLOATS && s == 1 && t == 1) nf = 10;
+            if (fault == MT_MISSING_BUCKET && s == 1 && t == 2) skip = 3;
+            d += write_table_rows(into, s, t, hdr_table, nf, skip, step, &info, &rc);
+            if (side) { /* file it under table 2's name, as the manifest will list it */
+                char want[CKPT_NAME_MAX];
+                ckpt_rows_file_name(s, t, want);
+                char *from = path2(side, info.name), *to = path2(stage, want);
+                if (rename(from, to) != 0) rc = PSR_ERR_IO;
+                rmdir(side);
+                snprintf(info.name, sizeof info.name, "%s", want);
+                info.table = t;
+                free(from);
+                free(to);
+                free(side);
+            }
+            if (rc == PSR_OK) ckpt_manifest_add_file(&m, &info);
+        }
+    if (rc == PSR_OK) d += write_dense_file(stage, step, 1, &info, &rc);
+    if (rc == PSR_OK) ckpt_manifest_add_file(&m, &info);
+    if (rc == PSR_OK) rc = ckpt_write_state(stage, CKPT_KIND_WORKER, 0, step, 1, "w", 1, &info);
+    if (rc == PSR_OK) ckpt_manifest_add_file(&m, &info);
+    if (rc == PSR_OK) rc = ckpt_write_state(stage, CKPT_KIND_GLOBAL, 0, step, 1, "g", 1, &info);
+    if (rc == PSR_OK) ckpt_manifest_add_file(&m, &info);
+    m.has_digest = 1;
+    m.digest = d;
+    if (rc == PSR_OK) rc = ckpt_commit(root, &m, 0, NULL);
+    if (rc != PSR_OK) ckpt_abort(root, step);
+    ckpt_manifest_free(&m);
+    free(stage);
+    *digest = d;
+    return rc;
+}
+
+/* Copy ck to cp with the first `from` in its manifest replaced by `to`; 0 if absent. */
+static int edit_manifest(const char *ck, const char *cp, const char *from, const char *to)
+{
+    cp_r(ck, cp);
+    char *p = path2(cp, "manifest.yaml");
+    FILE *f = fopen(p, "rb");
+    static char text[16384], out[17000];
+    size_t len = f ? fread(text, 1, sizeof text - 1, f) : 0;
+    text[len] = '\0';
+    if (f) fclose(f);
+    char *at = strstr(text, from);
+    if (at) {
+        snprintf(out, sizeof out, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+        f = fopen(p, "wb");
+        fputs(out, f);
+        fclose(f);
+    }
+    free(p);
+    return at != NULL;
+}
+
+/* Every row of `table` read back through its bucket map, as servers of a job with
+ * n_servers would load it: bit-exact against what was written; rows and salted digest. */
+static void load_table(const ckpt_manifest_t *m, int table, int n_servers, int64_t *rows,
+                       uint64_t *digest, int *bad)
+{
+    ckpt_bucket_loc_t locs[MT_B];
+    CHECK_INT(ckpt_bucket_map_table(m, table, locs), PSR_OK);
+    const int nf = m->tables[table].n_floats;
+    const uint64_t salt = psr_table_salt(table);
+    float f[16];
+    for (int s = 0; s < n_servers; s++)
+        for (uint32_t b = 0; b < MT_B; b++) {
+            if (psr_bucket_owner(b, n_servers) != s) continue;
+            const ckpt_file_info_t *fi = &m->files[locs[b].file];
+            if (fi->kind != CKPT_KIND_ROWS || fi->table != table || fi->rank != (int)(b % MT_S))
+                (*bad)++;
+            char *p = path2(m->dir, fi->name);
+            ckpt_reader_t *r;
+            CHECK_INT(ckpt_reader_open(&r, p, CKPT_KIND_ROWS), PSR_OK);
+            free(p);
+            if (!r) continue;
+            CHECK_INT(ckpt_reader_select(r, b), PSR_OK);
+            uint64_t got = 0;
+            for (;;) {
+                ckpt_row_t row;
+                int eof;
+                int rc = ckpt_rows_next(r, &row, &eof);
+                CHECK_INT(rc, PSR_OK);
+                if (rc != PSR_OK || eof) break;
+                table_row(row.key, table, nf, f);
+                if (row.bucket != b || memcmp(row.floats, f, (size_t)nf * sizeof *f) != 0 ||
+                    row.step != table_step(row.key, table) || row.last != table_last(row.key, table))
+                    (*bad)++;
+                *digest += psr_row_digest(row.key ^ salt, row.floats, (size_t)nf, row.step);
+                got++;
+            }
+            if (got != locs[b].rows) (*bad)++;
+            *rows += (int64_t)got;
+            ckpt_reader_close(r);
+        }
+}
+
+static void test_tables(void)
+{
+    char *root = path2(tmpdir, "tables");
+    uint64_t digest;
+    CHECK_INT(write_tables_checkpoint(root, 500, MT_OK, &digest), PSR_OK);
+    char *ck = path2(root, "ckpt-000000000500");
+    char ls[2000];
+    list_dir(ck, ls, sizeof ls);
+    CHECK(!strcmp(ls, "dense.params global.state manifest.yaml server-00000.rows "
+                      "server-00000.t01.rows server-00000.t02.rows server-00001.rows "
+                      "server-00001.t01.rows server-00001.t02.rows worker-00000.state"));
+    if (strcmp(ls, "dense.params global.state manifest.yaml server-00000.rows "
+                   "server-00000.t01.rows server-00000.t02.rows server-00001.rows "
+                   "server-00001.t01.rows server-00001.t02.rows worker-00000.state"))
+        fprintf(stderr, "  saw: %s\n", ls);
+
+    /* headers: table 0 (Adam) is version 1, the others version 2 with table and floats */
+    for (int t = 0; t < 3; t++) {
+        char name[CKPT_NAME_MAX];
+        ckpt_rows_file_name(1, t, name);
+        char *p = path2(ck, name);
+        ckpt_reader_t *r;
+        CHECK_INT(ckpt_reader_open(&r, p, CKPT_KIND_ROWS), PSR_OK);
+        if (r) {
+            const ckpt_header_t *h = ckpt_reader_header(r);
+            CHECK_INT(h->version, t == 0 ? 1 : 2);
+            CHECK_INT(h->table, t);
+            CHECK_INT(h->width, mt_tables[t].width);
+            CHECK_INT(h->n_floats, mt_tables[t].n_floats);
+            CHECK_INT(h->rank, 1);
+            CHECK_INT(h->n_segments, MT_B / 2);
+        }
+        ckpt_reader_close(r);
+        free(p);
+    }
+
+    /* the manifest round trip */
+    ckpt_manifest_t m;
+    CHECK_INT(ckpt_manifest_load(ck, &m, CKPT_CHECK_CRC), PSR_OK);
+    CHECK_INT(m.n_tables, 3);
+    CHECK_INT(m.tables_implied, 0);
+    CHECK_INT(m.width, 4); /* set_tables replaced init's 99 */
+    CHECK_INT(m.n_files, 2 * 3 + 1 + 2);
+    for (int t = 0; t < 3; t++) {
+        CHECK(!strcmp(m.tables[t].name, mt_tables[t].name));
+        CHECK_INT(m.tables[t].width, mt_tables[t].width);
+        CHECK_INT(m.tables[t].n_floats, mt_tables[t].n_floats);
+        CHECK(!strcmp(m.tables[t].optim, mt_tables[t].optim));
+    }
+    int fi = ckpt_manifest_find_rows(&m, 2, 1);
+    CHECK(fi >= 0 && !strcmp(m.files[fi].name, "server-00001.t02.rows") && m.files[fi].table == 2);
+    CHECK_INT(ckpt_manifest_find_rows(&m, 3, 0), -1);
+    CHECK_INT(ckpt_manifest_find_rows(&m, 0, 2), -1);
+    fi = ckpt_manifest_find_file(&m, CKPT_KIND_ROWS, 1);
+    CHECK(fi >= 0 && m.files[fi].table == 0 && !strcmp(m.files[fi].name, "server-00001.rows"));
+
+    /* compatibility with the job's tables: the first difference is named */
+    CHECK_INT(ckpt_check_compat(&m, 0xabcULL, 0xdefULL, 4), PSR_OK);
+    CHECK_INT(ckpt_check_compat(&m, 0xabcULL, 0xdefULL, 8), PSR_ERR_CONFIG);
+    CHECK_CONTAINS(psr_err_msg(), "rows of width 4, this config needs width 8 (table 0, 'user')");
+    CHECK_INT(ckpt_check_tables(&m, 3, mt_tables), PSR_OK);
+    CHECK_INT(ckpt_check_tables(&m, 0, mt_tables), PSR_ERR_USAGE);
+    CHECK_INT(ckpt_check_tables(&m, 2, mt_tables), PSR_ERR_CONFIG);
+    CHECK_CONTAINS(psr_err_msg(), "holds 3 embedding tables (user, item, bias), the model of this config has 2 (user, item)");
+    CHECK_CONTAINS(psr_err_msg(), ck);
+    ckpt_table_t jt[3];
+    memcpy(jt, mt_tables, sizeof jt);
+    snprintf(jt[1].name, sizeof jt[1].name, "items");
+    CHECK_INT(ckpt_check_tables(&m, 3, jt), PSR_ERR_CONFIG);
+    CHECK_CONTAINS(psr_err_msg(), "embedding table 1 is named 'item' in the checkpoint, 'items' in this config");
+    memcpy(jt, mt_tables, sizeof jt);
+    jt[2].width = 2;
+    jt[2].n_floats = 4;
+    CHECK_INT(ckpt_check_tables(&m, 3, jt), PSR_ERR_CONFIG);
+    CHECK_CONTAINS(psr_err_msg(), "embedding table 2 ('bias') has width 1 in the checkpoint, 2 in this config");
+    memcpy(jt, mt_tables, sizeof jt);
+    snprintf(jt[1].optim, sizeof jt[1].optim, "adagrad");
+    jt[1].n_floats = 16;
+    CHECK_INT(ckpt_check_tables(&m, 3, jt), PSR_ERR_CONFIG);
+    CHECK_CONTAINS(psr_err_msg(), "embedding table 1 ('item') was trained with optimizer rowwise_adagrad, this config uses adagrad");
+    memcpy(jt, mt_tables, sizeof jt);
+    jt[0].n_floats = 8;
+    CHECK_INT(ckpt_check_tables(&m, 3, jt), PSR_ERR_CONFIG);
+    CHECK_CONTAINS(psr_err_msg(), "embedding table 0 ('user') has 12 floats per row in the checkpoint, 8 in this config");
+
+    /* every table back through its bucket map, bit for bit, on 2 servers (as written), on 1
+     * and on 3 (elastic); rows and the salted digest add up to what was written */
+    int64_t want_rows[3];
+    for (int t = 0; t < 3; t++) {
+        int n;
+        free(make_keys(mt_keys[t], MT_B, mt_skip[t], &n));
+        want_rows[t] = n;
+    }
+    float f[1000];
+    uint64_t dense = 0;
+    for (int i = 0; i < 3; i++) {
+        dense_block(i, f);
+        dense += psr_row_digest(dense_ids[i], f, dense_n[i], 1000 + i);
+    }
+    for (int S = 1; S <= 3; S++) {
+        uint64_t sum = dense, d1 = 0;
+        int bad = 0;
+        for (int t = 0; t < 3; t++) {
+            int64_t rows = 0;
+            uint64_t d = 0;
+            load_table(&m, t, S, &rows, &d, &bad);
+            CHECK_INT(rows, want_rows[t]);
+            sum += d;
+            if (t == 1) d1 = d;
+        }
+        CHECK_INT(bad, 0);
+        CHECK(sum == digest);
+        if (S == 1) { /* table 1's rows enter salted: unsalted they would sum differently */
+            int n;
+            uint64_t plain = 0, salted = 0;
+            bk_t *keys = make_keys(mt_keys[1], MT_B, mt_skip[1], &n);
+            for (int i = 0; i < n; i++) {
+                uint64_t k = keys[i].key;
+                table_row(k, 1, 9, f);
+                plain += psr_row_digest(k, f, 9, table_step(k, 1));
+                salted += psr_row_digest(k ^ psr_table_salt(1), f, 9, table_step(k, 1));
+            }
+            free(keys);
+            CHECK(salted == d1);
+            CHECK(plain != d1);
+            CHECK(psr_table_salt(0) == 0 && psr_table_salt(1) != 0);
+        }
+    }
+    ckpt_bucket_loc_t locs[MT_B];
+    CHECK_INT(ckpt_bucket_map_table(&m, 3, locs), PSR_ERR_USAGE);
+    CHECK_CONTAINS(psr_err_msg(), "no embedding table 3 (the checkpoint has 3)");
+    CHECK_INT(ckpt_bucket_map(&m, locs), PSR_OK); /* table 0 */
+    CHECK_INT(m.files[locs[5].file].table, 0);
+    CHECK_INT(m.files[locs[5].file].rank, 1);
+
+    /* verify and inspect: one line per table, digest as computed here */
+    char *text;
+    CHECK_INT(report(ckpt_verify_print, ck, &text), PSR_OK);
+    CHECK_CONTAINS(text, "OK   manifest.yaml: format 1, step 500, 2 servers, 1 workers, 16 buckets, width 4, 3 tables\n");
+    CHECK_CONTAINS(text, "OK   server-00001.t01.rows: ");
+    CHECK_CONTAINS(text, "table 1 'item', ");
+    CHECK_CONTAINS(text, "OK   buckets of table 2 'bias': all 16 present, each in one rows file");
+    CHECK_CONTAINS(text, "OK   digest: ");
+    CHECK_CONTAINS(text, "verify: OK: ");
+    free(text);
+    CHECK_INT(report(ckpt_inspect_print, ck, &text), PSR_OK);
+    char want[256];
+    snprintf(want, sizeof want, "\ndigest: %016" PRIx64 "\n", digest);
+    CHECK_CONTAINS(text, want);
+    CHECK_CONTAINS(text, "\ntables: 3\n");
+    for (int t = 0; t < 3; t++) {
+        int64_t bytes = 0;
+        for (int s = 0; s < MT_S; s++) {
+            char name[CKPT_NAME_MAX];
+            ckpt_rows_file_name(s, t, name);
+            char *p = path2(ck, name);
+            bytes += file_size(p);
+            free(p);
+        }
+        snprintf(want, sizeof want, "\ntable %d %s: width %d floats %d optimizer %s rows %lld bytes %lld\n",
+                 t, mt_tables[t].name, mt_tables[t].width, mt_tables[t].n_floats,
+                 mt_tables[t].optim, (long long)want_rows[t], (long long)bytes);
+        CHECK_CONTAINS(text, want);
+    }
+    snprintf(want, sizeof want, "\nrows: %lld\n", (long long)(want_rows[0] + want_rows[1] + want_rows[2]));
+    CHECK_CONTAINS(text, want);
+    CHECK_CONTAINS(text, "bytes rows: files 6 raw ");
+    free(text);
+    ckpt_manifest_free(&m);
+
+    /* a header that says another table, or other floats per row, than the manifest: the file
+     * itself is intact (size and CRC as listed), so the deep checks must see it */
+    char *r2 = path2(tmpdir, "tables-bad");
+    uint64_t d2;
+    CHECK_INT(write_tables_checkpoint(r2, 1, MT_HDR_TABLE, &d2), PSR_OK);
+    CHECK_INT(write_tables_checkpoint(r2, 2, MT_HDR_FLOATS, &d2), PSR_OK);
+    CHECK_INT(write_tables_checkpoint(r2, 3, MT_MISSING_BUCKET, &d2), PSR_OK);
+    char *c1 = path2(r2, "ckpt-000000000001"), *c2 = path2(r2, "ckpt-000000000002"),
+         *c3 = path2(r2, "ckpt-000000000003");
+    CHECK_INT(ckpt_manifest_load(c1, &m, CKPT_CHECK_CRC), PSR_OK);
+    CHECK_INT(ckpt_bucket_map_table(&m, 2, locs), PSR_ERR_FORMAT);
+    CHECK_CONTAINS(psr_err_msg(), "server-00000.t02.rows: header says table 1, width 1, 2 floats per row; the manifest lists it as table 2 ('bias')");
+    CHECK_INT(ckpt_bucket_map_table(&m, 1, locs), PSR_OK);
+    ckpt_manifest_free(&m);
+    CHECK_INT(report(ckpt_verify_print, c1, &text), PSR_ERR_FORMAT);
+    CHECK_CONTAINS(text, "FAIL server-00000.t02.rows: ");
+    CHECK_CONTAINS(text, "/server-00000.t02.rows: header says table 1");
+    CHECK_CONTAINS(text, "OK   server-00001.t02.rows: ");
+    CHECK_CONTAINS(text, "verify: FAILED: 1 problem in");
+    free(text);
+    CHECK_INT(report(ckpt_inspect_print, c1, &text), PSR_ERR_FORMAT);
+    CHECK_CONTAINS(psr_err_msg(), "server-00000.t02.rows: header says table 1");
+    free(text);
+
+    CHECK_INT(ckpt_manifest_load(c2, &m, CKPT_CHECK_CRC), PSR_OK);
+    CHECK_INT(ckpt_bucket_map_table(&m, 1, locs), PSR_ERR_FORMAT);
+    CHECK_CONTAINS(psr_err_msg(), "server-00001.t01.rows: header says table 1, width 8, 10 floats per row; the manifest lists it as table 1 ('item'), width 8, 9 floats per row");
+    ckpt_manifest_free(&m);
+    CHECK_INT(report(ckpt_verify_print, c2, &text), PSR_ERR_FORMAT);
+    CHECK_CONTAINS(text, "FAIL server-00001.t01.rows: ");
+    CHECK_CONTAINS(text, "10 floats per row; the manifest lists it as table 1");
+    free(text);
+
+    /* a bucket of one table in no rows file */
+    CHECK_INT(ckpt_manifest_load(c3, &m, CKPT_CHECK_CRC), PSR_OK);
+    CHECK_INT(ckpt_bucket_map_table(&m, 0, locs), PSR_OK);
+    CHECK_INT(ckpt_bucket_map_table(&m, 1, locs), PSR_OK);
+    CHECK_INT(ckpt_bucket_map_table(&m, 2, locs), PSR_ERR_FORMAT);
+    CHECK_CONTAINS(psr_err_msg(), "bucket 3 is in no rows file of table 2 ('bias') (of 16 buckets)");
+    CHECK_CONTAINS(psr_err_msg(), c3);
+    ckpt_manifest_free(&m);
+    CHECK_INT(report(ckpt_verify_print, c3, &text), PSR_ERR_FORMAT);
+    CHECK_CONTAINS(text, "OK   buckets of table 1 'item': all 16 present");
+    CHECK_CONTAINS(text, "FAIL buckets of table 2 'bias': 1 of 16 in no rows file (first: bucket 3)");
+    CHECK_CONTAINS(psr_err_msg(), "bucket 3 is in no rows file of table 2 ('bias')");
+    free(text);
+    CHECK_INT(report(ckpt_inspect_print, c3, &text), PSR_ERR_FORMAT);
+    free(text);
+
+    /* a corrupt version-2 header (resealed, so only the value check can see it) */
+    char *p = path2(c3, "server-00000.t01.rows");
+    set_u32(p, 48, 9);
+    reseal(p);
+    CHECK_INT(open_and_read(p), PSR_ERR_FORMAT);
+    CHECK_CONTAINS(psr_err_msg(), "corrupt header: width 8, 16 buckets, table 9, 9 floats per row");
+    free(p);
+    p = path2(c3, "dense.params");
+    set_u32(p, 52, 3);
+    reseal(p);
+    ckpt_reader_t *r;
+    CHECK_INT(ckpt_reader_open(&r, p, CKPT_KIND_DENSE), PSR_ERR_FORMAT);
+    CHECK_CONTAINS(psr_err_msg(), "corrupt header: header bytes 64, flags 0x0, reserved bytes 0x3");
+    free(p);
+
+    /* manifest values: each bad one named with the file, line and key */
+    struct {
+        const char *from, *to, *msg;
+    } edits[] = {
+        {"  width: 8\n  floats: 9", "  width: 0\n  floats: 9",
+         "key 'tables[1].width': found '0', allowed an integer in [1, 1048576]"},
+        {"  width: 8\n  floats: 9", "  width: 8\n  floats: 7",
+         "key 'tables[1].floats' (table 'item'): found 7, allowed the table's width 8 to"},
+        {"  floats: 9", "  floats: 16",
+         "key 'tables[1].floats' (table 'item'): found 16, but a row of width 8 with optimizer rowwise_adagrad holds 9"},
+        {"optimizer: rowwise_adagrad", "optimizer: sgd",
+         "key 'tables[1].optimizer' (table 'item'): found 'sgd', allowed adam, adagrad, rowwise_adagrad"},
+        {"- name: bias", "- name: item", "key 'tables[2].name': 'item' is also the name of table 1"},
+        {"- name: bias", "- name: bi-as", "key 'tables[2].name': found 'bi-as', allowed 1 to 15 of [A-Za-z0-9_]"},
+        {"- name: bias", "- name: abcdefghijklmnop", "key 'tables[2].name': found 'abcdefghijklmnop', too long"},
+        {"  optimizer: adagrad\n", "  optimizer: adagrad\n  init: 0\n", "unknown key 'init' in entry 2 of 'tables'"},
+        {"- name: user\n  width: 4\n", "- name: user\n", "key 'tables[0]': no 'width'"},
+        {"width: 4\ntables:", "width: 5\ntables:", "key 'width' is 5, but table 0 ('user') has width 4"},
+        {"tables:\n", "tables: []\nx:\n", "key 'tables': 0 entries, allowed 1 to 8"},
+        {"  table: 2\n", "  table: 3\n", "has kind rows, rank 0 and table 3, out of range"},
+        {"  table: 1\n", "  table: 8\n", "key 'table': found '8', allowed an integer in [0, 7]"},
+        {"  kind: dense\n", "  kind: dense\n  table: 1\n", "has kind dense, rank 0 and table 1, out of range"},
+        {"name: server-00001.t02.rows", "name: server-00001.t2.rows", "should be named 'server-00001.t02.rows' (kind rows, rank 1, table 2)"},
+        {"  table: 1\n", "  table: 0\n", "should be named 'server-00000.rows' (kind rows, rank 0, table 0)"},
+        {"tables:\n- name: user\n  width: 4\n  floats: 12\n  optimizer: adam\n- name: item\n"
+         "  width: 8\n  floats: 9\n  optimizer: rowwise_adagrad\n- name: bias\n  width: 1\n"
+         "  floats: 2\n  optimizer: adagrad\n",
+         "", "lists 9 files; 2 servers and 1 workers need 5 (a rows file per server and table, 1 table;"},
+    };
+    char *cp = path2(tmpdir, "tables-edit");
+    for (size_t e = 0; e < sizeof edits / sizeof edits[0]; e++) {
+        int found = edit_manifest(ck, cp, edits[e].from, edits[e].to);
+        CHECK(found);
+        if (!found) fprintf(stderr, "  edit %zu: '%s' not in the manifest\n", e, edits[e].from);
+        CHECK(ckpt_manifest_load(cp, &m, CKPT_CHECK_NONE) != PSR_OK);
+        CHECK_CONTAINS(psr_err_msg(), edits[e].msg);
+        CHECK_CONTAINS(psr_err_msg(), "manifest.yaml");
+        ckpt_manifest_free(&m);
+    }
+    /* the line of a bad table value is given */
+    edit_manifest(ck, cp, "  width: 8\n  floats: 9", "  width: 0\n  floats: 9");
+    CHECK(ckpt_manifest_load(cp, &m, CKPT_CHECK_NONE) != PSR_OK);
+    CHECK_CONTAINS(psr_err_msg(), "manifest.yaml:16: key 'tables[1].width'");
+    ckpt_manifest_free(&m);
+    rm_rf(cp);
+    free(cp);
+    free(c1);
+    free(c2);
+    free(c3);
+    free(r2);
+    free(ck);
+    free(root);
+}
+
+/* A manifest written before tables existed (no `tables`, no file `table`): one implied Adam
+ * table; it loads, maps, verifies and resumes a one-table job whatever that table's name. */
+static void test_tables_old_manifest(void)
+{
+    char *root = path2(tmpdir, "oldman");
+    job_t j = job_small;
+    j.set_digest = 1;
+    uint64_t digest;
+    CHECK_INT(write_checkpoint(root, &j, 100, 0, &digest), PSR_OK);
+    char *ck = path2(root, "ckpt-000000000100");
+    char *p = path2(ck, "manifest.yaml");
+    FILE *f = fopen(p, "rb");
+    static char text[16384], old[16384];
+    size_t len = f ? fread(text, 1, sizeof text - 1, f) : 0;
+    text[len] = '\0';
+    if (f) fclose(f);
+    /* drop the tables block and every "  table: 0" line, as the one-table writer emitted */
+    const char *blk = "tables:\n- name: emb\n  width: 3\n  floats: 9\n  optimizer: adam\n";
+    char *at = strstr(text, blk);
+    CHECK(at != NULL);
+    size_t k = 0;
+    for (const char *q = text; *q;) {
+        if (q == at) {
+            q += strlen(blk);
+            continue;
+        }
+        if (!strncmp(q, "  table: 0\n", 11)) {
+            q += 11;
+            continue;
+        }
+        old[k++] = *q++;
+    }
+    old[k] = '\0';
+    CHECK(strstr(old, "table") == NULL);
+    f = fopen(p, "wb");
+    fputs(old, f);
+    fclose(f);
+
+    ckpt_manifest_t m;
+    CHECK_INT(ckpt_manifest_load(ck, &m, CKPT_CHECK_CRC), PSR_OK);
+    CHECK_INT(m.n_tables, 1);
+    CHECK_INT(m.tables_implied, 1);
+    CHECK(!strcmp(m.tables[0].name, "emb"));
+    CHECK_INT(m.tables[0].width, 3);
+    CHECK_INT(m.tables[0].n_floats, 9);
+    CHECK(!strcmp(m.tables[0].optim, "adam"));
+    for (int i = 0; i < m.n_files; i++) CHECK_INT(m.files[i].table, 0);
+    ckpt_table_t jt = {"features", 3, 9, "adam"};
+    CHECK_INT(ckpt_check_tables(&m, 1, &jt), PSR_OK); /* the implied name matches any */
+    jt.width = 4;
+    jt.n_floats = 12;
+    CHECK_INT(ckpt_check_tables(&m, 1, &jt), PSR_ERR_CONFIG);
+    CHECK_CONTAINS(psr_err_msg(), "embedding table 0 ('features') has width 3 in the checkpoint, 4 in this config");
+    ckpt_table_t two[2] = {{"features", 3, 9, "adam"}, {"item", 3, 9, "adam"}};
+    CHECK_INT(ckpt_check_tables(&m, 2, two), PSR_ERR_CONFIG);
+    CHECK_CONTAINS(psr_err_msg(), "holds 1 embedding table (emb), the model of this config has 2 (features, item)");
+    ckpt_bucket_loc_t locs[16];
+    CHECK_INT(ckpt_bucket_map(&m, locs), PSR_OK);
+    ckpt_manifest_free(&m);
+    char *out;
+    CHECK_INT(report(ckpt_verify_print, ck, &out), PSR_OK);
+    CHECK_CONTAINS(out, "1 table (implied)");
+    CHECK_CONTAINS(out, "OK   digest: ");
+    free(out);
+    CHECK_INT(report(ckpt_inspect_print, ck, &out), PSR_OK);
+    CHECK_CONTAINS(out, "tables: 1 (implied: the manifest predates tables)\n");
+    char want[64];
+    snprintf(want, sizeof want, "\ndigest: %016" PRIx64 "\n", digest);
+    CHECK_CONTAINS(out, want);
+    free(out);
+    /* an old manifest cannot name a file of another table */
+    char *cp = path2(tmpdir, "oldman-edit");
+    CHECK(edit_manifest(ck, cp, "  kind: rows\n", "  kind: rows\n  table: 1\n"));
+    CHECK(ckpt_manifest_load(cp, &m, CKPT_CHECK_NONE) != PSR_OK);
+    CHECK_CONTAINS(psr_err_msg(), "table 1, out of range");
+    ckpt_manifest_free(&m);
+    rm_rf(cp);
+    free(cp);
+    free(p);
+    free(ck);
+    free(root);
+}
+
 int main(void)
 {
     const char *base = getenv("PSREC_TEST_TMP");
@@ -1364,6 +1992,9 @@ int main(void)
     test_write_errors();
     test_bucket_map_elastic();
     test_reports();
+    test_golden_single_table();
+    test_tables();
+    test_tables_old_manifest();
 
     if (!check_failures) rm_rf(tmpdir); /* keep the files of a failed run for a look */
     CHECK_DONE();
