@@ -63,6 +63,7 @@ static int commit(ckjob_t *j, int64_t step, const part_msg_t *all, int n_ranks, 
     ckpt_manifest_t m;
     ckpt_manifest_init(&m, step, j->model_fp, j->schema_fp, j->n_servers, j->n_workers,
                        j->n_buckets, j->width);
+    ckpt_manifest_set_tables(&m, j->n_tables, j->tables);
     uint64_t digest = 0, raw = 0, bytes = 0;
     for (int r = 0; r < n_ranks; r++) {
         digest += all[r].part.digest;
@@ -140,13 +141,6 @@ int ckjob_run(void *job, int64_t step, ckpt_part_fn part, void *ctx)
     return PSR_OK;
 }
 
-static int table0_width(const cfg_t *c, const blk_schema_t *s)
-{
-    ckpt_table_t tables[PSR_MAX_TABLES];
-    ckjob_tables(c, s, tables);
-    return tables[0].width;
-}
-
 int ckjob_choose(const cfg_t *c, const blk_schema_t *s, const char *resume, char **dir)
 {
     *dir = NULL;
@@ -170,6 +164,8 @@ int ckjob_choose(const cfg_t *c, const blk_schema_t *s, const char *resume, char
         return PSR_ERR(rc, "--resume auto: %s", msg);
     }
     char model[1024], schema[1024];
+    ckpt_table_t tables[PSR_MAX_TABLES];
+    const int n_tables = ckjob_tables(c, s, tables);
     wk_model_desc(c, s, model, sizeof model);
     cfg_schema_desc(c, schema, sizeof schema);
     const char *m_model = ckpt_manifest_get(&m, "model");
@@ -182,7 +178,8 @@ int ckjob_choose(const cfg_t *c, const blk_schema_t *s, const char *resume, char
         rc = PSR_ERR(PSR_ERR_CONFIG, "checkpoint %s was trained on features '%s', but the "
                      "config gives '%s' (data.format and data.int_mode must match)",
                      m.dir, m_schema ? m_schema : "(unrecorded)", schema);
-    else if ((rc = ckpt_check_compat(&m, m.model_fp, m.schema_fp, table0_width(c, s))) == PSR_OK)
+    else if ((rc = ckpt_check_compat(&m, m.model_fp, m.schema_fp, tables[0].width)) == PSR_OK &&
+             (rc = ckpt_check_tables(&m, n_tables, tables)) == PSR_OK)
         rc = ckpt_check_buckets(&m, (uint32_t)c->cluster.buckets);
     if (rc == PSR_OK) {
         psr_info("resume: checkpoint %s (step %lld, written by %d server%s and %d worker%s)",

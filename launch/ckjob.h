@@ -17,9 +17,6 @@
 #include "ckpt.h"
 #include "config.h"
 #include "tables.h"
-#ifndef CKPT_MAX_TABLES
-typedef struct { char name[16]; int32_t width, n_floats; char optim[32]; } ckpt_table_t;
-#endif
 
 typedef struct {
     MPI_Comm comm;            /* every rank of the job (a duplicate of MPI_COMM_WORLD) */

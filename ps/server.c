@@ -354,8 +354,7 @@ int ps_server_write_rows(const ps_server_opts_t *o, int rank, int table, const p
 
     ckpt_writer_t *w = NULL;
     float *buf = psr_xmalloc((size_t)t->stride * sizeof *buf);
-    int rc = table == 0 ? ckpt_rows_create(&w, stage, rank, t->width, B, step, level)
-                        : PSR_ERR(PSR_ERR_INTERNAL, "TEMP: multi-table checkpoints");
+    int rc = ckpt_rows_create_table(&w, stage, rank, table, t->width, t->stride, B, step, level);
     for (uint32_t b = 0; b < B && rc == PSR_OK; b++) {
         if (psr_bucket_owner(b, o->n_servers) != rank) {
             if (start[b + 1] > start[b])
@@ -499,8 +498,16 @@ int ps_server_load(const ps_server_opts_t *o, int rank, const char *dir, ps_tabl
     ckpt_manifest_t m;
     int rc = ckpt_manifest_load(dir, &m, CKPT_CHECK_SIZE);
     const psr_tables_t *T = &o->tables;
-    if (rc == PSR_OK && (m.n_buckets != o->n_buckets || 1 != T->n))
-        rc = PSR_ERR(PSR_ERR_FORMAT, "TEMP");
+    if (rc == PSR_OK) rc = ckpt_check_buckets(&m, o->n_buckets);
+    for (int t = 0; rc == PSR_OK && t < T->n; t++) {
+        const psr_table_spec_t *sp = &T->t[t];
+        const int floats = sp->width + psr_optim_state_floats(sp->optim, sp->width);
+        if (t >= m.n_tables || m.tables[t].width != sp->width || m.tables[t].n_floats != floats)
+            rc = PSR_ERR(PSR_ERR_FORMAT, "%s: table %d (%s) does not match this job's: the "
+                         "checkpoint has %s, the job width %d with %d floats per row (%s)",
+                         dir, t, sp->name, t < m.n_tables ? "another width or optimizer" : "no such table",
+                         sp->width, floats, psr_optim_name(sp->optim));
+    }
     ckpt_bucket_loc_t *locs = NULL;
     ckpt_reader_t **rd = NULL;
     if (rc == PSR_OK) {
@@ -508,7 +515,7 @@ int ps_server_load(const ps_server_opts_t *o, int rank, const char *dir, ps_tabl
         rd = psr_xcalloc((size_t)m.n_files, sizeof *rd);
     }
     for (int t = 0; rc == PSR_OK && t < T->n; t++) {
-        rc = ckpt_bucket_map(&m, locs);
+        rc = ckpt_bucket_map_table(&m, t, locs);
         for (uint32_t b = 0; b < o->n_buckets && rc == PSR_OK; b++) {
             if (psr_bucket_owner(b, o->n_servers) != rank || locs[b].rows == 0) continue;
             int fi = locs[b].file;

@@ -36,17 +36,23 @@ mpi 240 2 -- train "${R[@]}" --set "data.train=$WORK/blk/train/train.csv.psrb" \
   fail "blocks differ from text:\n  text:   $(summary mf.out)\n  blocks: $(summary mfb.out)"
 ok "MF from prep blocks = from csv text ($(grep -o 'digest: [0-9a-f]*' mf.out))"
 
-# checkpoint at step 600 of 1954, resume: bit-identical to the uninterrupted run
-mpi 240 2 -- train "${R[@]}" --set checkpoint.dir="$WORK/ck" --set train.max_steps=600 \
+# exact resume (one worker, staleness 0: docs/CHECKPOINTS.md) with a different optimizer per
+# table: checkpoint at step 600 of 1954, resume; bit-identical to the uninterrupted run
+S0=(--set train.max_staleness=0 --set "embedding.tables=[user.optimizer=adagrad,item.optimizer=rowwise_adagrad]")
+mpi 240 2 -- train "${R[@]}" "${S0[@]}" > mf0.out 2> mf0.err || fail "mf staleness 0 failed: $(tail -n 5 mf0.err)"
+mpi 240 2 -- train "${R[@]}" "${S0[@]}" --set checkpoint.dir="$WORK/ck" --set train.max_steps=600 \
   > ck1.out 2> ck1.err || fail "mf first part failed: $(tail -n 5 ck1.err)"
 "$PSREC" ckpt verify "$WORK/ck/$(cat "$WORK/ck/latest")" > verify.out ||
   fail "ckpt verify: $(cat verify.out)"
 "$PSREC" ckpt inspect "$WORK/ck/$(cat "$WORK/ck/latest")" > inspect.out
-for t in user item global; do grep -q "$t" inspect.out || fail "inspect lists no table $t: $(cat inspect.out)"; done
-mpi 240 2 -- train "${R[@]}" --set checkpoint.dir="$WORK/ck" --resume auto > ck2.out 2> ck2.err ||
+for t in "0 user: width 9 floats 18 optimizer adagrad" "1 item: width 9 floats 10 optimizer rowwise_adagrad" \
+         "2 global: width 1 floats 3 optimizer adam rows 1 "; do
+  grep -q "table $t" inspect.out || fail "inspect lacks 'table $t': $(grep table inspect.out)"
+done
+mpi 240 2 -- train "${R[@]}" "${S0[@]}" --set checkpoint.dir="$WORK/ck" --resume auto > ck2.out 2> ck2.err ||
   fail "mf resumed part failed: $(tail -n 5 ck2.err)"
-[ "$(summary ck2.out)" = "$(summary mf.out)" ] ||
-  fail "resumed MF differs:\n  full:    $(summary mf.out)\n  resumed: $(summary ck2.out)"
-ok "MF checkpointed at step 600 and resumed = uninterrupted ($(field rmse result: ck2.out))"
+[ "$(summary ck2.out)" = "$(summary mf0.out)" ] ||
+  fail "resumed MF differs:\n  full:    $(summary mf0.out)\n  resumed: $(summary ck2.out)"
+ok "MF (adagrad, rowwise_adagrad, adam tables) checkpointed at step 600 and resumed = uninterrupted ($(field rmse result: ck2.out))"
 
 done_checks
