@@ -39,8 +39,8 @@ run_script() {
   env "$@" timeout -k 10 240 bash "$script" > "$out" 2> "$out.err" &
   TPID=$!
   SPID=""
-  local i
-  for i in $(seq 1 100); do
+  local _
+  for _ in $(seq 1 100); do
     SPID=$(pgrep -P "$TPID" | head -n 1 || true)
     [ -n "$SPID" ] && break
     sleep 0.05
@@ -52,8 +52,8 @@ finish() { # wait for the script started by run_script; its status in $RC
   wait "$TPID" || RC=$?
 }
 wait_for() { # wait_for FILE PATTERN: until PATTERN appears in FILE (or the script ends)
-  local i
-  for i in $(seq 1 600); do
+  local _
+  for _ in $(seq 1 600); do
     grep -q -- "$2" "$1" 2>/dev/null && return 0
     kill -0 "$TPID" 2>/dev/null || return 1
     sleep 0.1
