@@ -16,7 +16,11 @@
  *  4. cfg_print's output, read back by cfg_load_string, yields the same struct (doubles are
  *     printed with the fewest digits, at most 17, that parse back to the same bits).
  *  5. Path entries are zero-filled past their NUL and integer lists past their n, so equal
- *     configs have equal bytes. */
+ *     configs have equal bytes.
+ *  6. Input is bounded before libyaml builds a document: a config file or text is at most
+ *     CFG_FILE_MAX bytes (checked with fstat before reading), and mappings and sequences
+ *     nest at most CFG_MAX_DEPTH levels (checked on the event stream first, because
+ *     yaml_parser_load takes time quadratic in the depth: 7 s for 50,000 levels). */
 #include "config.h"
 
 #include "optim.h"
@@ -28,6 +32,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 #include "hash.h"
@@ -1096,6 +1101,46 @@ static int apply_set_value(ld_t *ld, yaml_document_t *doc, const cfg_key_t *k, c
     return apply_value(ld, doc, k, root, c);
 }
 
+#define CFG_MAX_DEPTH 64 /* nesting levels; a config needs 3 (section, key, list) */
+
+/* Invariant 6: walk the event stream of `text` and refuse a mapping or sequence nested more
+ * than CFG_MAX_DEPTH levels, before yaml_parser_load builds (slowly) the document. The walk
+ * stops at the first level too deep, so its cost is bounded by the text's length. A syntax
+ * error found here is reported as the loader would report it. */
+static int check_depth(const ld_t *ld, const char *text, size_t len, const cfg_key_t *only)
+{
+    yaml_parser_t p;
+    yaml_event_t ev;
+    if (!yaml_parser_initialize(&p))
+        return PSR_ERR(PSR_ERR_NOMEM, "%s: out of memory initializing the YAML parser", ld->name);
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+    int depth = 0, rc = PSR_OK;
+    for (;;) {
+        if (!yaml_parser_parse(&p, &ev)) {
+            rc = fail_syntax(ld, &p, only);
+            break;
+        }
+        const yaml_event_type_t type = ev.type;
+        if (type == YAML_SEQUENCE_START_EVENT || type == YAML_MAPPING_START_EVENT) {
+            if (++depth > CFG_MAX_DEPTH) {
+                rc = ld_fail(ld, ev.start_mark.line, "YAML nested too deep: the %s at column %zu "
+                             "opens level %d, allowed at most %d levels (a config needs 3: "
+                             "section, key, list)",
+                             type == YAML_SEQUENCE_START_EVENT ? "sequence" : "mapping",
+                             ev.start_mark.column + 1, depth, CFG_MAX_DEPTH);
+                yaml_event_delete(&ev);
+                break;
+            }
+        } else if (type == YAML_SEQUENCE_END_EVENT || type == YAML_MAPPING_END_EVENT) {
+            depth--;
+        }
+        yaml_event_delete(&ev);
+        if (type == YAML_STREAM_END_EVENT) break;
+    }
+    yaml_parser_delete(&p);
+    return rc;
+}
+
 /* Parse `text` as one YAML document and apply it to c: the whole config when `only` is NULL,
  * else the value of key `only` (for --set). */
 static int parse_apply(ld_t *ld, const char *text, size_t len, cfg_t *c, const cfg_key_t *only)
@@ -1105,6 +1150,7 @@ static int parse_apply(ld_t *ld, const char *text, size_t len, cfg_t *c, const c
     int rc;
     ld->text = text;
     ld->len = len;
+    PSR_FORWARD(check_depth(ld, text, len, only));
     if (!yaml_parser_initialize(&p))
         return PSR_ERR(PSR_ERR_NOMEM, "%s: out of memory initializing the YAML parser", ld->name);
     yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
@@ -1133,6 +1179,14 @@ static int parse_apply(ld_t *ld, const char *text, size_t len, cfg_t *c, const c
     return rc;
 }
 
+#define CFG_FILE_MAX ((size_t)1 << 20) /* bytes; a config is a few KB */
+
+static int too_big(const char *shown, const char *what, long long bytes)
+{
+    return PSR_ERR(PSR_ERR_CONFIG, "%s: %s is %lld bytes, allowed at most %zu (1 MiB); a config "
+                   "is a few KB: is this the right file?", shown, what, bytes, CFG_FILE_MAX);
+}
+
 static int load_text(cfg_t *c, const char *text, size_t len, const char *name)
 {
     ld_t ld;
@@ -1140,6 +1194,7 @@ static int load_text(cfg_t *c, const char *text, size_t len, const char *name)
     memset(&ld, 0, sizeof ld);
     if (!name || !name[0]) name = "<config>";
     echo(shown, sizeof shown, name, strlen(name), 500);
+    if (len > CFG_FILE_MAX) return too_big(shown, "config text", (long long)len);
     ld.name = shown;
     ld.lines = 1;
     cfg_t *t = psr_xmalloc(sizeof *t);
@@ -1174,8 +1229,6 @@ void cfg_defaults(cfg_t *c)
     }
 }
 
-#define CFG_FILE_MAX (16u << 20) /* bytes; a config is a few KB, this catches a wrong path */
-
 int cfg_load_file(cfg_t *c, const char *path)
 {
     char shown[520];
@@ -1183,17 +1236,18 @@ int cfg_load_file(cfg_t *c, const char *path)
     FILE *f = fopen(path, "rb");
     if (!f)
         return PSR_ERR(PSR_ERR_IO, "%s: cannot open config file: %s", shown, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size > CFG_FILE_MAX) {
+        fclose(f);
+        return too_big(shown, "config file", (long long)st.st_size);
+    }
+    /* a pipe or device has no size: read at most one byte more than allowed */
     size_t cap = 4096, len = 0;
     char *buf = psr_xmalloc(cap);
     for (;;) {
         if (len == cap) {
-            if (cap >= CFG_FILE_MAX) {
-                free(buf);
-                fclose(f);
-                return PSR_ERR(PSR_ERR_CONFIG, "%s: config file is larger than %u bytes; is "
-                               "this the right file?", shown, CFG_FILE_MAX);
-            }
-            cap *= 2;
+            if (len > CFG_FILE_MAX) break;
+            cap = cap * 2 > CFG_FILE_MAX + 1 ? CFG_FILE_MAX + 1 : cap * 2;
             buf = psr_xrealloc(buf, cap);
         }
         size_t got = fread(buf + len, 1, cap - len, f);
@@ -1207,6 +1261,12 @@ int cfg_load_file(cfg_t *c, const char *path)
         return PSR_ERR(PSR_ERR_IO, "%s: cannot read config file: %s", shown, strerror(err));
     }
     fclose(f);
+    if (len > CFG_FILE_MAX) {
+        free(buf);
+        return PSR_ERR(PSR_ERR_CONFIG, "%s: config file is larger than %zu bytes (1 MiB), the "
+                       "most allowed; a config is a few KB: is this the right file?", shown,
+                       CFG_FILE_MAX);
+    }
     int rc = load_text(c, buf, len, path);
     free(buf);
     return rc;

@@ -357,7 +357,7 @@ int prep_parse_line(const prep_text_t *t, const char *line, size_t len, prep_row
 typedef struct {
     const char *path;
     int fd;
-    gzFile gz;
+    psr_gz_t *gz;
     char *buf;
     size_t cap, pos, len;
     int eof;
@@ -375,7 +375,7 @@ static int has_gz_suffix(const char *p)
 static void lines_close(lines_t *L)
 {
     if (L->fd >= 0) close(L->fd);
-    if (L->gz) gzclose(L->gz);
+    psr_gz_close(L->gz);
     free(L->buf);
     L->fd = -1;
     L->gz = NULL;
@@ -388,12 +388,7 @@ static int lines_open(lines_t *L, const char *path)
     L->path = path;
     L->fd = -1;
     if (has_gz_suffix(path)) {
-        errno = 0;
-        L->gz = gzopen(path, "rb");
-        PSR_RETURN_IF(!L->gz, PSR_ERR_IO, "%s: cannot open: %s", path,
-                      errno == ENOENT ? "no such file" : errno ? strerror(errno) : "out of memory");
-        PSR_RETURN_IF(gzbuffer(L->gz, 1u << 20) != 0, PSR_ERR_IO,
-                      "%s: cannot set the zlib buffer", path);
+        PSR_FORWARD(psr_gz_open(path, (size_t)1 << 20, &L->gz));
     } else {
         L->fd = open(path, O_RDONLY | O_CLOEXEC);
         PSR_RETURN_IF(L->fd < 0, PSR_ERR_IO, "%s: cannot open: %s", path,

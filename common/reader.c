@@ -5,8 +5,8 @@
  *  - One buffer per reader (RD_BUF_BYTES, grown by doubling only for a line longer than it,
  *    up to RD_MAX_LINE); lines are found with memchr and fields parsed by hand in place.
  *    Nothing is allocated per row.
- *  - Plain files are read with read(2) from the worker's byte range; .gz files through zlib
- *    with a RD_GZ_BUF_BYTES input buffer. A file is opened when the share reaches it.
+ *  - Plain files are read with read(2) from the worker's byte range; .gz files through the
+ *    strict gzip reader of fsutil.h (psr_gz) with a RD_GZ_BUF_BYTES input buffer. A file is opened when the share reaches it.
  *  - Rule 4 details: a file is .gz by its name; "file i" of the whole-file assignment counts
  *    .gz files only, in list order. A range starting at byte b > 0 starts reading at b - 1
  *    and drops everything through the first '\n', so a line starting exactly at b is kept
@@ -41,7 +41,7 @@
 #include "psr_error.h"
 
 #define RD_BUF_BYTES ((size_t)1 << 20)    /* read chunk and initial line buffer */
-#define RD_GZ_BUF_BYTES (1u << 20)        /* zlib's compressed-input buffer (gzbuffer) */
+#define RD_GZ_BUF_BYTES ((size_t)1 << 20) /* compressed-input buffer of a .gz file */
 #define RD_MAX_LINE ((size_t)16 << 20)    /* longer lines are malformed rows, skipped */
 #define RD_SMALL_INT 4096                 /* integers in [0, RD_SMALL_INT) use tables */
 
@@ -398,7 +398,7 @@ struct rd_reader {
     int cur;            /* file being read; n_files when the share is done */
     int is_open;
     int fd;             /* RD_PLAIN */
-    gzFile gz;          /* RD_GZ_* */
+    psr_gz_t *gz;       /* RD_GZ_* */
     int eof;            /* the open file has no more bytes */
     int skip_partial;   /* RD_PLAIN mid-file start: drop bytes through the first '\n' */
     int long_line;      /* inside a line longer than RD_MAX_LINE, dropping bytes */
@@ -516,7 +516,7 @@ static int open_text(rd_reader_t **out, char *const *files, int n_files, int wor
 static void close_cur(rd_reader_t *r)
 {
     if (r->fd >= 0) close(r->fd);
-    if (r->gz) gzclose(r->gz);
+    psr_gz_close(r->gz);
     r->fd = -1;
     r->gz = NULL;
     r->is_open = 0;
@@ -549,13 +549,8 @@ static int open_cur(rd_reader_t *r)
         r->buf_off = start;
         r->skip_partial = f->begin > 0;
     } else {
-        errno = 0;
-        r->gz = gzopen(f->path, "rb");
-        PSR_RETURN_IF(!r->gz, PSR_ERR_IO, "%s: cannot open: %s", f->path,
-                      errno ? strerror(errno) : "out of memory");
+        PSR_FORWARD(psr_gz_open(f->path, RD_GZ_BUF_BYTES, &r->gz));
         r->is_open = 1;
-        PSR_RETURN_IF(gzbuffer(r->gz, RD_GZ_BUF_BYTES) != 0, PSR_ERR_IO,
-                      "%s: cannot set the zlib buffer", f->path);
     }
     return PSR_OK;
 }
@@ -924,8 +919,9 @@ int rd_seek(rd_reader_t *r, const rd_pos_t *p)
             rc = PSR_ERR(PSR_ERR_IO, "%s: seek to byte %lld failed: %s", f->path,
                          (long long)p->offset, strerror(errno));
     } else if (rc == PSR_OK) {
-        z_off_t at = gzseek(r->gz, (z_off_t)p->offset, SEEK_SET);
-        if (at != (z_off_t)p->offset)
+        int64_t at;
+        rc = psr_gz_skip(r->gz, p->offset, &at);
+        if (rc == PSR_OK && at != p->offset)
             rc = PSR_ERR(PSR_ERR_FORMAT, "%s: cannot reach uncompressed offset %lld (the file "
                          "is shorter than when the position was saved)", f->path,
                          (long long)p->offset);

@@ -1,14 +1,18 @@
 /* test_config: the config module against its contract (common/config.h, docs/CONFIG.md):
  * defaults, a full YAML round trip through cfg_print, every class of error message (file,
  * line, key, found, allowed), --set, cfg_validate, pack/unpack, and that a failed load or
- * --set leaves the struct untouched. */
+ * --set leaves the struct untouched, and the caps on input size and nesting depth. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "testfs.h"
@@ -1208,6 +1212,126 @@ static void test_pack(void)
     free(d);
 }
 
+/* Invariant 6 of config.c: input size and nesting depth are capped before libyaml builds a
+ * document. */
+
+static double now_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* "train:\n  epochs: " then `levels` flow sequences around "1" (so the document nests
+ * levels + 2 deep: the root mapping, the train section, the sequences). malloc'd. */
+static char *nested_yaml(int levels)
+{
+    char *y = malloc((size_t)levels * 2 + 64);
+    size_t o = (size_t)sprintf(y, "train:\n  epochs: ");
+    for (int i = 0; i < levels; i++) y[o++] = '[';
+    y[o++] = '1';
+    for (int i = 0; i < levels; i++) y[o++] = ']';
+    strcpy(y + o, "\n");
+    return y;
+}
+
+static void test_caps(void)
+{
+    /* 50,000 levels (100 KB): refused on the event stream, without building the document
+     * (libyaml's loader alone took 7 s on it); the time is printed, not asserted */
+    char *y = nested_yaml(50000);
+    double t0 = now_seconds();
+    EXPECT_FILE_ERR("deep.yaml", y, PSR_ERR_CONFIG,
+                    "deep.yaml:2: YAML nested too deep: the sequence at column 73 opens level 65, "
+                    "allowed at most 64 levels");
+    printf("test_caps: 50,000-deep config (%zu bytes) refused in %.3f s\n", strlen(y),
+           now_seconds() - t0);
+    free(y);
+    /* the same cap in a string and in a --set value; block mappings count like flow ones */
+    {
+        cfg_t *c = new_cfg();
+        y = nested_yaml(63);
+        CHECK_INT(cfg_load_string(c, y, "s.yaml"), PSR_ERR_CONFIG);
+        CHECK_CONTAINS(psr_err_msg(), "s.yaml:2: YAML nested too deep: the sequence at column 73 "
+                                      "opens level 65");
+        free(y);
+        size_t cap = 65 * 70 + 64, o = 0;
+        y = malloc(cap);
+        for (int i = 0; i < 65; i++) o += (size_t)sprintf(y + o, "%*sk%d:\n", i, "", i);
+        CHECK_INT(cfg_load_string(c, y, "block.yaml"), PSR_ERR_CONFIG);
+        CHECK_CONTAINS(psr_err_msg(), "block.yaml:65: YAML nested too deep: the mapping at "
+                                      "column 65 opens level 65");
+        free(y);
+        char set[300] = "data.train=";
+        for (int i = 0; i < 65; i++) strcat(set, "[");
+        strcat(set, "a.tsv");
+        EXPECT_SET_ERR(set, "--set data.train=[[[", "YAML nested too deep: the sequence at column "
+                       "65 opens level 65, allowed at most 64 levels");
+        free(c);
+    }
+    /* 64 levels is allowed: this one fails on its content, not on the cap */
+    y = nested_yaml(62);
+    EXPECT_FILE_ERR("deep64.yaml", y, PSR_ERR_CONFIG,
+                    "deep64.yaml:2: key 'train.epochs': found a sequence, allowed an integer");
+    free(y);
+
+    /* size: 1 MiB (a valid config padded with comments) loads, one byte more does not, 2 MiB
+     * is refused before it is read */
+    const size_t MiB = (size_t)1 << 20;
+    char *big = malloc(2 * MiB + 1);
+    const char *head = "train:\n  epochs: 7\n";
+    size_t o = strlen(head);
+    memcpy(big, head, o);
+    for (size_t i = 0; o < 2 * MiB; o++, i++) /* comment lines "#xx...x\n" of 64 bytes */
+        big[o] = i % 64 == 63 ? '\n' : (i % 64 == 0 ? '#' : 'x');
+    char path[1024];
+    snprintf(path, sizeof path, "%s/big.yaml", tmp_dir);
+    cfg_t *c = new_cfg();
+    write_file(path, big, MiB);
+    CHECK_INT(cfg_load_file(c, path), PSR_OK);
+    if (c->train.epochs != 7) fprintf(stderr, "  1 MiB config: %s\n", psr_err_msg());
+    CHECK_INT(c->train.epochs, 7);
+    write_file(path, big, MiB + 1);
+    CHECK_INT(cfg_load_file(c, path), PSR_ERR_CONFIG);
+    CHECK_CONTAINS(psr_err_msg(), "big.yaml: config file is 1048577 bytes, allowed at most "
+                                  "1048576 (1 MiB)");
+    write_file(path, big, 2 * MiB);
+    CHECK_INT(cfg_load_file(c, path), PSR_ERR_CONFIG);
+    CHECK_CONTAINS(psr_err_msg(), "big.yaml: config file is 2097152 bytes, allowed at most "
+                                  "1048576 (1 MiB); a config is a few KB: is this the right "
+                                  "file?");
+    big[2 * MiB] = '\0';
+    CHECK_INT(cfg_load_string(c, big, "big-string.yaml"), PSR_ERR_CONFIG);
+    CHECK_CONTAINS(psr_err_msg(), "big-string.yaml: config text is 2097152 bytes, allowed at "
+                                  "most 1048576");
+    /* a pipe has no size: read up to the cap, then refused */
+    snprintf(path, sizeof path, "%s/big.fifo", tmp_dir);
+    unlink(path);
+    if (mkfifo(path, 0600) == 0) {
+        pid_t pid = fork();
+        if (pid == 0) { /* writer; gets EPIPE once the reader gives up */
+            signal(SIGPIPE, SIG_IGN);
+            FILE *f = fopen(path, "wb");
+            if (f) {
+                fwrite(big, 1, 2 * MiB, f);
+                fclose(f);
+            }
+            _exit(0);
+        }
+        CHECK_INT(cfg_load_file(c, path), PSR_ERR_CONFIG);
+        CHECK_CONTAINS(psr_err_msg(), "big.fifo: config file is larger than 1048576 bytes "
+                                      "(1 MiB), the most allowed");
+        int st;
+        waitpid(pid, &st, 0);
+        unlink(path);
+    } else {
+        fprintf(stderr, "test_caps: mkfifo %s: %s (pipe case skipped)\n", path, strerror(errno));
+    }
+    CHECK_INT(c->train.epochs, 7); /* the failed loads left it alone */
+    free(c);
+    free(big);
+}
+
 int main(void)
 {
     const char *t = getenv("PSREC_TEST_TMP");
@@ -1226,5 +1350,6 @@ int main(void)
     test_dlrm_round_trip();
     test_pack();
     test_example_configs();
+    test_caps();
     CHECK_DONE();
 }

@@ -1,6 +1,7 @@
 /* test_reader: the Criteo reader (common/reader.h): row parsing against an independent
  * formula, malformed-row reasons, plain vs .gz, worker shares (exactly once, by rule,
- * balanced), rewind, bad-row reports with file:line, I/O errors and path expansion.
+ * balanced), rewind, bad-row reports with file:line, I/O errors, strict gzip (a plain file
+ * named .gz, concatenated members, trailing garbage) and path expansion.
  * All data is generated here, under $PSREC_TEST_TMP (or /tmp). */
 #include <errno.h>
 #include <fcntl.h>
@@ -1094,6 +1095,198 @@ static void test_io_errors(void)
 }
 
 /* ------------------------------------------------------------------------------------ */
+/* Strict gzip (fsutil.h psr_gz, rules G1-G3)                                           */
+
+/* `a` and `b` as two gzip members back to back in `path` (what `cat a.gz b.gz` makes), then
+ * `tail` (tail_len bytes, none if 0). Returns the file offset where the last member ends. */
+static size_t write_members(const char *path, const char *a, size_t na, const char *b,
+                            size_t nb, const char *tail, size_t tail_len)
+{
+    char t1[1100], t2[1100];
+    tmp_path(t1, sizeof t1, "member1.gz");
+    tmp_path(t2, sizeof t2, "member2.gz");
+    write_gz(t1, a, na);
+    size_t l1 = 0, l2 = 0;
+    char *z1 = slurp(t1, &l1), *z2 = NULL;
+    if (b) {
+        write_gz(t2, b, nb);
+        z2 = slurp(t2, &l2);
+    }
+    char *all = malloc(l1 + l2 + tail_len + 1);
+    memcpy(all, z1, l1);
+    if (l2) memcpy(all + l1, z2, l2);
+    if (tail_len) memcpy(all + l1 + l2, tail, tail_len);
+    write_file(path, all, l1 + l2 + tail_len);
+    free(all);
+    free(z1);
+    free(z2);
+    return l1 + l2;
+}
+
+/* Read all of `path` through psr_gz with a tiny or large input buffer and odd read sizes, so
+ * the magic of the second member and member ends fall across buffer boundaries. */
+static void check_gz_bytes(const char *path, const char *want, size_t n)
+{
+    const size_t in_sizes[3] = {64, 97, 0};
+    const size_t chunks[3] = {1, 4093, 1 << 20};
+    char *buf = malloc(n + (1 << 20));
+    for (int i = 0; i < 3; i++)
+        for (int c = 0; c < 3; c++) {
+            psr_gz_t *g;
+            CHECK_INT(psr_gz_open(path, in_sizes[i], &g), PSR_OK);
+            if (!g) continue;
+            size_t have = 0, got;
+            int rc;
+            while ((rc = psr_gz_read(g, buf + have, chunks[c], &got)) == PSR_OK && got > 0) {
+                have += got;
+                if (have > n) break;
+            }
+            CHECK_INT(rc, PSR_OK);
+            CHECK_INT(have, n);
+            CHECK(have == n && !memcmp(buf, want, n));
+            psr_gz_close(g);
+        }
+    /* skip into the second member, then read the rest */
+    psr_gz_t *g;
+    int64_t done;
+    CHECK_INT(psr_gz_open(path, 64, &g), PSR_OK);
+    CHECK_INT(psr_gz_skip(g, (int64_t)(n - n / 5), &done), PSR_OK);
+    CHECK_INT(done, (int64_t)(n - n / 5));
+    size_t got;
+    CHECK_INT(psr_gz_read(g, buf, n, &got), PSR_OK);
+    CHECK_INT(got, n / 5);
+    CHECK(!memcmp(buf, want + n - n / 5, n / 5));
+    CHECK_INT(psr_gz_skip(g, 10, &done), PSR_OK); /* at the end: nothing left to drop */
+    CHECK_INT(done, 0);
+    psr_gz_close(g);
+    psr_gz_close(NULL);
+    free(buf);
+}
+
+static void test_gzip_strict(void)
+{
+    char path[1100], want[1300];
+    rd_reader_t *r = NULL;
+    rd_row_t row;
+    int rc;
+    char *files[1] = {path};
+    gfile_t g = gf_make(50000, 3000, 41, 0); /* about 500 KB of text */
+
+    /* G1: plain text named .gz: refused at the first read, naming the file; so is an empty one */
+    tmp_path(path, sizeof path, "x.gz");
+    write_file(path, g.text, 20000);
+    CHECK_INT(rd_open(&r, files, 1, 0, 1, CFG_INT_BUCKET, 0), PSR_OK);
+    CHECK_INT(rd_next(r, &row), -PSR_ERR_FORMAT);
+    snprintf(want, sizeof want, "%s: named .gz but is not gzip data (it starts with bytes 30 09,"
+             " gzip data with 1f 8b)", path); /* "0\t": row 50000 has label 0 */
+    CHECK_CONTAINS(psr_err_msg(), want);
+    rd_close(r);
+    write_file(path, "", 0);
+    psr_gz_t *z;
+    CHECK_INT(psr_gz_open(path, 0, &z), PSR_ERR_FORMAT);
+    CHECK(z == NULL);
+    snprintf(want, sizeof want, "%s: named .gz but is not gzip data (the file is empty", path);
+    CHECK_CONTAINS(psr_err_msg(), want);
+    write_file(path, "\x1f", 1); /* one byte of the magic */
+    CHECK_INT(psr_gz_open(path, 0, &z), PSR_ERR_FORMAT);
+    CHECK_CONTAINS(psr_err_msg(), "starts with bytes 1f,");
+    tmp_path(path, sizeof path, "nothere.gz");
+    CHECK_INT(psr_gz_open(path, 0, &z), PSR_ERR_IO);
+    CHECK_CONTAINS(psr_err_msg(), "nothere.gz: cannot open: no such file");
+
+    /* two members, split mid-line: one stream, every row, in order, for any share */
+    tmp_path(path, sizeof path, "two.tsv.gz");
+    const size_t cut = g.size / 2 + 17;
+    CHECK(g.text[cut - 1] != '\n');
+    write_members(path, g.text, cut, g.text + cut, g.size - cut, NULL, 0);
+    check_gz_bytes(path, g.text, g.size);
+    int n = read_share(files, 1, 0, 1, CFG_INT_BUCKET, ids_a, MAX_ID);
+    CHECK_INT(n, 3000);
+    for (int i = 0; i < n; i++)
+        if (ids_a[i] != 50000 + i) {
+            CHECK_INT(ids_a[i], 50000 + i);
+            break;
+        }
+    check_stride_shares(path, &g, 3);
+    /* an empty member among them is legal too */
+    write_members(path, g.text, g.size, "", 0, NULL, 0);
+    CHECK_INT(read_share(files, 1, 0, 1, CFG_INT_BUCKET, ids_a, MAX_ID), 3000);
+
+    /* resume inside the second member: rd_seek decompresses up to the saved offset */
+    write_members(path, g.text, cut, g.text + cut, g.size - cut, NULL, 0);
+    {
+        rd_reader_t *a, *b;
+        rd_pos_t pos;
+        CHECK_INT(rd_open(&a, files, 1, 0, 1, CFG_INT_BUCKET, 0), PSR_OK);
+        for (int k = 0; k < 2500; k++) CHECK_INT(rd_next(a, &row), 1);
+        rd_tell(a, &pos);
+        CHECK(pos.offset > (int64_t)cut);
+        CHECK_INT(rd_open(&b, files, 1, 0, 1, CFG_INT_BUCKET, 0), PSR_OK);
+        CHECK_INT(rd_seek(b, &pos), PSR_OK);
+        int m = 0;
+        while ((rc = rd_next(b, &row)) == 1) {
+            if (row_id(&row) != 52500 + m) break;
+            m++;
+        }
+        CHECK_INT(rc, 0);
+        CHECK_INT(m, 500);
+        rd_close(a);
+        rd_close(b);
+    }
+
+    /* G2: a member followed by junk: every row of the member, then an error naming the file
+     * and the offset where the member ends; the same after the second of two members */
+    const char *junks[3] = {"junk appended\n", "\0\0\0\0", "x"};
+    const size_t junk_len[3] = {14, 4, 1};
+    for (int j = 0; j < 3; j++)
+        for (int two = 0; two < 2; two++) {
+            tmp_path(path, sizeof path, "junk.tsv.gz");
+            size_t end = two ? write_members(path, g.text, cut, g.text + cut, g.size - cut,
+                                             junks[j], junk_len[j])
+                             : write_members(path, g.text, g.size, NULL, 0, junks[j],
+                                             junk_len[j]);
+            CHECK_INT(rd_open(&r, files, 1, 0, 1, CFG_INT_BUCKET, 0), PSR_OK);
+            n = 0;
+            while ((rc = rd_next(r, &row)) == 1) n++;
+            CHECK_INT(rc, -PSR_ERR_FORMAT);
+            CHECK_INT(n, 3000);
+            snprintf(want, sizeof want, "%s: trailing garbage at byte offset %zu: %zu byte%s after "
+                     "gzip member %d that do not start another member", path, end, junk_len[j],
+                     junk_len[j] == 1 ? "" : "s", two ? 2 : 1);
+            CHECK_CONTAINS(psr_err_msg(), want);
+            CHECK_INT(rd_next(r, &row), -PSR_ERR_FORMAT); /* sticky */
+            rd_close(r);
+        }
+    CHECK_CONTAINS(psr_err_msg(), "(they start with 78, a member with 1f 8b)");
+
+    /* G3 through psr_gz: a member cut inside its trailer is truncated, a bad CRC corrupt */
+    tmp_path(path, sizeof path, "cut.tsv.gz");
+    size_t end = write_members(path, g.text, g.size, NULL, 0, NULL, 0);
+    size_t zl;
+    char *zb = slurp(path, &zl);
+    CHECK_INT(zl, end);
+    write_file(path, zb, zl - 3);
+    CHECK_INT(psr_gz_open(path, 0, &z), PSR_OK);
+    char *buf = malloc(g.size + 1);
+    size_t got, have = 0;
+    while ((rc = psr_gz_read(z, buf + have, 65536, &got)) == PSR_OK && got) have += got;
+    CHECK_INT(rc, PSR_ERR_IO);
+    CHECK_CONTAINS(psr_err_msg(), "cut.tsv.gz: truncated gzip file");
+    psr_gz_close(z);
+    zb[zl - 8] ^= 0x01; /* CRC32 in the trailer */
+    write_file(path, zb, zl);
+    CHECK_INT(psr_gz_open(path, 0, &z), PSR_OK);
+    have = 0;
+    while ((rc = psr_gz_read(z, buf + have, 65536, &got)) == PSR_OK && got) have += got;
+    CHECK_INT(rc, PSR_ERR_IO);
+    CHECK_CONTAINS(psr_err_msg(), "cut.tsv.gz: corrupt gzip data: incorrect data check");
+    psr_gz_close(z);
+    free(buf);
+    free(zb);
+    gf_free(&g);
+}
+
+/* ------------------------------------------------------------------------------------ */
 /* Path expansion                                                                       */
 
 static void test_expand(void)
@@ -1175,6 +1368,7 @@ int main(void)
     test_malformed();
     test_long_line();
     test_io_errors();
+    test_gzip_strict();
     test_expand();
 
     free(ids_a);
