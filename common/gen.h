@@ -106,7 +106,8 @@ int gen_fsync_dir(const char *dir);
 
 /* A double-buffered writer thread over one sink: the caller fills buf[cur] (GEN_BUF_BYTES),
  * hands it over with gen_writer_submit (which flips cur and waits until that buffer is free)
- * and formats the next one while the thread writes. Fields are private to gen.c. */
+ * and formats the next one while the thread writes. The caller reads buf[] and owns the
+ * bytes of buf[cur] until it submits them; the other fields belong to gen.c. */
 typedef struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
