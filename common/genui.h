@@ -14,9 +14,10 @@
  *  3. No (user, item) pair occurs twice in train + test, for either kind.
  *  4. Every user has at least one training row; test rows are spread over users in
  *     proportion to their activity.
- * Memory is O(users + items * (dim + 6)) plus two write buffers; the time is linear in the
- * rows (ratings) or in users * items * dim (implicit, where every user's softmax over the
- * catalogue is computed, twice: to draw and to rank). */
+ * Memory is O((users + items) * (dim + 2) + items * (dim + 5)) values plus two 2 MiB write
+ * buffers per file: nothing grows with the rows (the implicit optimum re-draws each user's
+ * rows instead of keeping them). Time is linear in the rows for ratings; implicit computes
+ * every user's softmax over all items twice (to draw, then to rank): users * items * dim. */
 #ifndef PSR_GENUI_H
 #define PSR_GENUI_H
 

@@ -109,10 +109,10 @@ static int parse_u64(const char *s, uint64_t max, uint64_t *out)
     return 0;
 }
 
-/* Which flags were given, for the checks that depend on --kind. */
-enum { F_ROWS, F_TEST_ROWS, F_TRUTH, F_USERS, F_ITEMS, F_DIM, F_NOISE, F_COUNT };
-static const char *const flag_names[F_COUNT] = {"--rows",  "--test-rows", "--truth", "--users",
-                                                "--items", "--dim",       "--noise"};
+/* The flags that belong to some kinds only: given ones are checked against --kind. */
+enum { F_TRUTH, F_USERS, F_ITEMS, F_DIM, F_NOISE, F_COUNT };
+static const char *const flag_names[] = {"--truth", "--users", "--items", "--dim", "--noise"};
+_Static_assert(sizeof flag_names / sizeof flag_names[0] == F_COUNT, "one name per flag");
 
 #define GEN_KIND_CRITEO (-1) /* the criteo path of gen.h; genui kinds are >= 0 */
 
