@@ -761,16 +761,9 @@ size_t gen_format_row(const gen_model_t *m, const gen_row_t *row, char *buf, siz
     return n;
 }
 
-/* ---- writing ---------------------------------------------------------------------- */
+/* ---- writing (the helpers are shared with genui.c through gen.h) ---------------------- */
 
-typedef struct {
-    FILE *f;
-    gzFile gz;
-    char *tmp;   /* temporary path, written first */
-    char *final; /* renamed to this when complete */
-} sink_t;
-
-static char *path_join(const char *dir, const char *name)
+char *gen_path_join(const char *dir, const char *name)
 {
     size_t a = strlen(dir), b = strlen(name);
     char *s = psr_xmalloc(a + b + 2);
@@ -781,13 +774,13 @@ static char *path_join(const char *dir, const char *name)
     return s;
 }
 
-static int sink_open(sink_t *s, const char *dir, const char *name, int gzip)
+int gen_sink_open(gen_sink_t *s, const char *dir, const char *name, int gzip)
 {
     memset(s, 0, sizeof *s);
     char tname[256];
     snprintf(tname, sizeof tname, ".%s.tmp", name);
-    s->tmp = path_join(dir, tname);
-    s->final = path_join(dir, name);
+    s->tmp = gen_path_join(dir, tname);
+    s->final = gen_path_join(dir, name);
     errno = 0;
     if (gzip) {
         s->gz = gzopen(s->tmp, "wb6");
@@ -807,7 +800,7 @@ static int sink_open(sink_t *s, const char *dir, const char *name, int gzip)
     return PSR_OK;
 }
 
-static int sink_write(sink_t *s, const char *buf, size_t n)
+int gen_sink_write(gen_sink_t *s, const char *buf, size_t n)
 {
     if (n == 0) return PSR_OK;
     errno = 0;
@@ -825,8 +818,7 @@ static int sink_write(sink_t *s, const char *buf, size_t n)
     return PSR_OK;
 }
 
-/* Flush, fsync, close and rename to the final name. The sink is closed either way. */
-static int sink_commit(sink_t *s)
+int gen_sink_commit(gen_sink_t *s)
 {
     errno = 0;
     if (s->gz) {
@@ -859,8 +851,7 @@ static int sink_commit(sink_t *s)
     return PSR_OK;
 }
 
-/* Close without committing (on error): the temporary file is removed. */
-static void sink_abort(sink_t *s)
+void gen_sink_abort(gen_sink_t *s)
 {
     if (s->gz) gzclose(s->gz);
     if (s->f) fclose(s->f);
@@ -869,33 +860,19 @@ static void sink_abort(sink_t *s)
     if (s->tmp) unlink(s->tmp);
 }
 
-static void sink_free(sink_t *s)
+void gen_sink_free(gen_sink_t *s)
 {
     free(s->tmp);
     free(s->final);
     s->tmp = s->final = NULL;
 }
 
-#define GEN_BUF_BYTES (1u << 20)
-
 /* A writer thread writes (or deflates) one buffer while the caller draws and formats the
  * next: for plain output the kernel's copy costs about as much as drawing the rows. The
  * thread's error message is copied out because psr_err_msg() is per thread. */
-typedef struct {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    sink_t *sink;
-    char *buf[2];    /* (GEN_BUF_BYTES) each; the caller fills them in turn 0, 1, 0, ... */
-    size_t len[2];   /* bytes in a full buffer */
-    int full[2];     /* handed to the writer, not yet written */
-    int done;        /* no more buffers will come */
-    int rc;          /* first write error, PSR_OK so far */
-    char msg[1024];  /* its message */
-} writer_t;
-
 static void *writer_main(void *arg)
 {
-    writer_t *w = arg;
+    gen_writer_t *w = arg;
     for (int i = 0;; i ^= 1) {
         pthread_mutex_lock(&w->mu);
         while (!w->full[i] && !w->done) pthread_cond_wait(&w->cv, &w->mu);
@@ -905,7 +882,7 @@ static void *writer_main(void *arg)
         }
         int failed = w->rc != PSR_OK;
         pthread_mutex_unlock(&w->mu);
-        int rc = failed ? PSR_OK : sink_write(w->sink, w->buf[i], w->len[i]);
+        int rc = failed ? PSR_OK : gen_sink_write(w->sink, w->buf[i], w->len[i]);
         pthread_mutex_lock(&w->mu);
         if (rc != PSR_OK) {
             w->rc = rc;
@@ -917,9 +894,7 @@ static void *writer_main(void *arg)
     }
 }
 
-/* Hand buffer *cur (len bytes) to the writer and wait until the other one is free; returns
- * the writer's error status so far. */
-static int writer_submit(writer_t *w, int *cur, size_t len)
+int gen_writer_submit(gen_writer_t *w, int *cur, size_t len)
 {
     pthread_mutex_lock(&w->mu);
     w->len[*cur] = len;
@@ -932,36 +907,52 @@ static int writer_submit(writer_t *w, int *cur, size_t len)
     return rc;
 }
 
+int gen_writer_start(gen_writer_t *w, gen_sink_t *sink, char *bufs)
+{
+    memset(w, 0, sizeof *w);
+    w->sink = sink;
+    w->buf[0] = bufs;
+    w->buf[1] = bufs + GEN_BUF_BYTES;
+    if (pthread_mutex_init(&w->mu, NULL) != 0) return PSR_ERR_INTERNAL;
+    if (pthread_cond_init(&w->cv, NULL) != 0) {
+        pthread_mutex_destroy(&w->mu);
+        return PSR_ERR_INTERNAL;
+    }
+    if (pthread_create(&w->th, NULL, writer_main, w) != 0) {
+        pthread_cond_destroy(&w->cv);
+        pthread_mutex_destroy(&w->mu);
+        return PSR_ERR_INTERNAL;
+    }
+    return PSR_OK;
+}
+
+int gen_writer_finish(gen_writer_t *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->done = 1;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->th, NULL);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    return w->rc == PSR_OK ? PSR_OK : PSR_ERR(w->rc, "%s", w->msg);
+}
+
 /* Stream n rows of `stream` into file `name` of out_dir. If p_out, keep each row's p and
  * label. bufs: 2 * GEN_BUF_BYTES of scratch. */
 static int write_file(const gen_model_t *m, const gen_opts_t *o, const char *name,
                       uint64_t stream, int64_t n, double *p_out, float *y_out, char *bufs)
 {
-    sink_t s;
-    int rc = sink_open(&s, o->out_dir, name, o->gzip);
+    gen_sink_t s;
+    int rc = gen_sink_open(&s, o->out_dir, name, o->gzip);
     if (rc != PSR_OK) {
-        sink_free(&s);
+        gen_sink_free(&s);
         return rc;
     }
-    writer_t w;
-    memset(&w, 0, sizeof w);
-    w.sink = &s;
-    w.buf[0] = bufs;
-    w.buf[1] = bufs + GEN_BUF_BYTES;
-    pthread_t th;
-    int started = pthread_mutex_init(&w.mu, NULL) == 0;
-    if (started && pthread_cond_init(&w.cv, NULL) != 0) {
-        pthread_mutex_destroy(&w.mu);
-        started = 0;
-    }
-    if (started && pthread_create(&th, NULL, writer_main, &w) != 0) {
-        pthread_cond_destroy(&w.cv);
-        pthread_mutex_destroy(&w.mu);
-        started = 0;
-    }
-    if (!started) {
-        sink_abort(&s);
-        sink_free(&s);
+    gen_writer_t w;
+    if (gen_writer_start(&w, &s, bufs) != PSR_OK) {
+        gen_sink_abort(&s);
+        gen_sink_free(&s);
         return PSR_ERR(PSR_ERR_INTERNAL, "gen: cannot start the writer thread for '%s'", name);
     }
 
@@ -978,39 +969,32 @@ static int write_file(const gen_model_t *m, const gen_opts_t *o, const char *nam
         }
         pos += format_row(m, &row, w.buf[cur] + pos);
         if (pos > GEN_BUF_BYTES - GEN_LINE_MAX) {
-            rc = writer_submit(&w, &cur, pos);
+            rc = gen_writer_submit(&w, &cur, pos);
             pos = 0;
         }
     }
-    if (rc == PSR_OK && pos > 0) rc = writer_submit(&w, &cur, pos);
-    pthread_mutex_lock(&w.mu);
-    w.done = 1;
-    pthread_cond_broadcast(&w.cv);
-    pthread_mutex_unlock(&w.mu);
-    pthread_join(th, NULL);
-    pthread_cond_destroy(&w.cv);
-    pthread_mutex_destroy(&w.mu);
-    if (w.rc != PSR_OK) rc = PSR_ERR(w.rc, "%s", w.msg);
+    if (rc == PSR_OK && pos > 0) rc = gen_writer_submit(&w, &cur, pos);
+    int wrc = gen_writer_finish(&w);
+    if (wrc != PSR_OK) rc = wrc;
 
-    if (rc == PSR_OK) rc = sink_commit(&s);
-    if (rc != PSR_OK) sink_abort(&s);
-    sink_free(&s);
+    if (rc == PSR_OK) rc = gen_sink_commit(&s);
+    if (rc != PSR_OK) gen_sink_abort(&s);
+    gen_sink_free(&s);
     return rc;
 }
 
-/* Write a small text file atomically (tmp, fsync, rename). */
-static int write_small(const char *dir, const char *name, const char *text)
+int gen_write_small(const char *dir, const char *name, const char *text)
 {
-    sink_t s;
-    int rc = sink_open(&s, dir, name, 0);
-    if (rc == PSR_OK) rc = sink_write(&s, text, strlen(text));
-    if (rc == PSR_OK) rc = sink_commit(&s);
-    if (rc != PSR_OK) sink_abort(&s);
-    sink_free(&s);
+    gen_sink_t s;
+    int rc = gen_sink_open(&s, dir, name, 0);
+    if (rc == PSR_OK) rc = gen_sink_write(&s, text, strlen(text));
+    if (rc == PSR_OK) rc = gen_sink_commit(&s);
+    if (rc != PSR_OK) gen_sink_abort(&s);
+    gen_sink_free(&s);
     return rc;
 }
 
-static int fsync_dir(const char *dir)
+int gen_fsync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY);
     if (fd < 0) return PSR_ERR(PSR_ERR_IO, "cannot open directory '%s': %s", dir, strerror(errno));
@@ -1036,7 +1020,7 @@ int gen_write(const gen_opts_t *o, double *auc, double *logloss)
     PSR_FORWARD(psr_mkdir_p(o->out_dir));
     /* An optimum.txt left by an earlier run must not outlive a failure of this one next to
      * newer data files: it goes first and is written last. */
-    char *opt_path = path_join(o->out_dir, "optimum.txt");
+    char *opt_path = gen_path_join(o->out_dir, "optimum.txt");
     if (unlink(opt_path) != 0 && errno != ENOENT) {
         int rc = PSR_ERR(PSR_ERR_IO, "cannot remove '%s': %s", opt_path, strerror(errno));
         free(opt_path);
@@ -1067,9 +1051,9 @@ int gen_write(const gen_opts_t *o, double *auc, double *logloss)
         l = met_logloss_d(tp, ty, nt);
         char line[128];
         snprintf(line, sizeof line, "optimum: auc=%.6f logloss=%.6f\n", a, l);
-        rc = write_small(o->out_dir, "optimum.txt", line);
+        rc = gen_write_small(o->out_dir, "optimum.txt", line);
     }
-    if (rc == PSR_OK) rc = fsync_dir(o->out_dir);
+    if (rc == PSR_OK) rc = gen_fsync_dir(o->out_dir);
     if (rc == PSR_OK) {
         if (auc) *auc = a;
         if (logloss) *logloss = l;

@@ -13,8 +13,10 @@
 #ifndef PSR_GEN_H
 #define PSR_GEN_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <zlib.h>
 
 #include "hash.h"
 #include "reader.h"
@@ -72,5 +74,61 @@ typedef struct {
  * Files are written under temporary names and renamed when complete.
  * Returns PSR_OK (and *auc, *logloss) or an error with psr_err_msg() set. */
 int gen_write(const gen_opts_t *o, double *auc, double *logloss);
+
+/* ---- Output helpers, shared with the user-item generator (genui.h) ----------------------
+ * A data file is written under a hidden temporary name in its directory (".NAME.tmp"),
+ * flushed, fsynced and renamed to NAME when complete; on error the temporary is removed.
+ * All return PSR_OK or PSR_ERR_IO with the path in psr_err_msg(). */
+typedef struct {
+    FILE *f;
+    gzFile gz;
+    char *tmp;   /* temporary path, written first */
+    char *final; /* renamed to this when complete */
+} gen_sink_t;
+
+/* dir + '/' + name, malloc'ed (the caller frees). */
+char *gen_path_join(const char *dir, const char *name);
+/* Open dir/.name.tmp for writing (zlib level 6 when gzip). Call gen_sink_free afterwards
+ * whatever the result. */
+int gen_sink_open(gen_sink_t *s, const char *dir, const char *name, int gzip);
+int gen_sink_write(gen_sink_t *s, const char *buf, size_t n);
+/* Flush, fsync, close and rename to the final name. The sink is closed either way. */
+int gen_sink_commit(gen_sink_t *s);
+/* Close without committing (on error): the temporary file is removed. */
+void gen_sink_abort(gen_sink_t *s);
+void gen_sink_free(gen_sink_t *s); /* frees the paths */
+/* Write a small text file atomically (tmp, fsync, rename). */
+int gen_write_small(const char *dir, const char *name, const char *text);
+/* fsync a directory, so the renames in it are durable (EINVAL/EROFS are not errors). */
+int gen_fsync_dir(const char *dir);
+
+#define GEN_BUF_BYTES (1u << 20)
+
+/* A double-buffered writer thread over one sink: the caller fills buf[cur] (GEN_BUF_BYTES),
+ * hands it over with gen_writer_submit (which flips cur and waits until that buffer is free)
+ * and formats the next one while the thread writes. The caller reads buf[] and owns the
+ * bytes of buf[cur] until it submits them; the other fields belong to gen.c. */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t th;
+    gen_sink_t *sink;
+    char *buf[2];    /* (GEN_BUF_BYTES) each; the caller fills them in turn 0, 1, 0, ... */
+    size_t len[2];   /* bytes in a full buffer */
+    int full[2];     /* handed to the writer, not yet written */
+    int done;        /* no more buffers will come */
+    int rc;          /* first write error, PSR_OK so far */
+    char msg[1024];  /* its message */
+} gen_writer_t;
+
+/* Start the thread over `sink` with bufs = 2 * GEN_BUF_BYTES of caller-owned scratch.
+ * PSR_OK, or PSR_ERR_INTERNAL (no message recorded) when no thread could be started. */
+int gen_writer_start(gen_writer_t *w, gen_sink_t *sink, char *bufs);
+/* Hand buffer *cur (len bytes) to the writer and wait until the other one is free; returns
+ * the writer's error status so far. */
+int gen_writer_submit(gen_writer_t *w, int *cur, size_t len);
+/* Wait for every submitted buffer, stop the thread; the first write error (its message
+ * re-recorded on this thread) or PSR_OK. The sink is left open for commit or abort. */
+int gen_writer_finish(gen_writer_t *w);
 
 #endif
