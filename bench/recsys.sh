@@ -9,7 +9,8 @@
 #                                               leave-last-out, full and sampled (100) protocols
 #   bash bench/recsys.sh speed [ROWS=10000000] [REPEATS=5]
 #                                               MF (dim 32, mse) ratings/s per worker core on
-#                                               ROWS generated ratings (psrec gen --kind ratings)
+#                                               ROWS generated ratings (psrec gen --kind ratings),
+#                                               csv text and prep blocks, adam and rowwise_adagrad
 # MOVIELENS=DIR overrides the MovieLens directory (default ../shared/data/ml-latest-small
 # beside the repository); the movielens and topk sets are skipped when ratings.csv is absent.
 # Needs a built psrec (bash launch/setup.sh).
@@ -87,9 +88,19 @@ speed)
     "$psrec" gen --kind ratings --rows "$rows" --test-rows 100000 --users 100000 --items 20000 \
       --seed 1 --out "$data" > /dev/null
   echo "data: $rows ratings ($(du -h "$data/train.csv" | cut -f1)), $(cat "$data/optimum.txt")"
-  run mf-speed "$reps" rmse examples_per_sec -- -c "$root/cluster-configs/movielens.yaml" \
-    --set "data.train=$data/train.csv" --set "data.test=$data/test.csv" --set data.split=files \
-    --set train.epochs=1 --set train.batch_size=1024
+  [ -d "$data/blk" ] ||
+    "$psrec" prep -c "$root/cluster-configs/movielens.yaml" --set "data.train=$data/train.csv" \
+      --set "data.test=$data/test.csv" --out "$data/blk" > /dev/null 2>&1
+  # one epoch, batch 4096; `seconds` is the training loop, `wall` adds start-up, the item
+  # catalogue pass over the data and the evaluation
+  for opt in adam rowwise_adagrad; do
+    run "mf-speed-text-$opt" "$reps" rmse examples_per_sec -- -c "$root/cluster-configs/movielens.yaml" \
+      --set "data.train=$data/train.csv" --set "data.test=$data/test.csv" --set data.split=files \
+      --set train.epochs=1 --set train.batch_size=4096 --set embedding.optimizer=$opt
+    run "mf-speed-blocks-$opt" "$reps" rmse examples_per_sec -- -c "$root/cluster-configs/movielens.yaml" \
+      --set "data.train=$data/blk/train/train.csv.psrb" --set "data.test=$data/blk/test/test.csv.psrb" \
+      --set data.split=files --set train.epochs=1 --set train.batch_size=4096 --set embedding.optimizer=$opt
+  done
   ;;
 *)
   echo "usage: bash bench/recsys.sh movielens|topk|speed [...]" >&2
