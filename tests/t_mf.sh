@@ -9,32 +9,40 @@ CFG=${PSREC_SRC_DIR:-$(cd "$(dirname "$0")/.." && pwd)}/cluster-configs/movielen
 summary() { grep -E '^(digest|result):' "$1" | sed 's/ seconds=.*//'; }
 
 # ---- explicit ratings ----------------------------------------------------------------------
-"$PSREC" gen --kind ratings --seed 3 --out "$WORK/r" > gen_r.out || fail "gen ratings: $(cat gen_r.out)"
+# 200 ratings per user and 400 per item: enough that a dim-8 MF can get near the noise level
+"$PSREC" gen --kind ratings --users 1000 --items 500 --rows 200000 --test-rows 10000 --seed 3 \
+  --out "$WORK/r" > gen_r.out || fail "gen ratings: $(cat gen_r.out)"
 opt=$(field rmse optimum: gen_r.out)
 [ -n "$opt" ] || fail "no optimum rmse: $(cat gen_r.out)"
-R=(-c "$CFG" --set "data.train=$WORK/r/train.csv" --set "data.test=$WORK/r/test.csv"
-   --set data.split=files --set model.dim=8 --set model.l2=0.05 --set optimizer.lr=0.01
-   --set train.epochs=10 --set train.batch_size=512 --set train.progress_seconds=100)
-mpi 240 2 -- train "${R[@]}" > mf.out 2> mf.err || fail "mf run failed: $(tail -n 5 mf.err)"
+# the generated rows are sorted by user, as MovieLens' are: shuffle within 200000 rows; the
+# learning rate decays linearly to 0 over each worker's steps (10 epochs of 200000 / 512)
+base=(-c "$CFG" --set "data.train=$WORK/r/train.csv" --set "data.test=$WORK/r/test.csv"
+      --set data.split=files --set model.dim=8 --set model.init_std=0.1 --set model.l2=0.02
+      --set optimizer.lr=0.02 --set train.batch_size=512 --set train.progress_seconds=100)
+R=("${base[@]}" --set train.epochs=10 --set data.shuffle_buffer=200000 --set optimizer.decay=linear)
+mpi 240 2 -- train "${R[@]}" --set optimizer.decay_steps=3907 > mf.out 2> mf.err ||
+  fail "mf run failed: $(tail -n 5 mf.err)"
 rmse=$(field rmse result: mf.out)
 near "$rmse" "$opt" 0.03 || fail "MF RMSE $rmse, planted noise $opt (tolerance 0.03)"
 ok "MF 1 server + 1 worker: RMSE $rmse, planted optimum $opt"
 
-mpi 300 4 -- train "${R[@]}" --set cluster.servers=2 > mf22.out 2> mf22.err ||
-  fail "mf 2+2 failed: $(tail -n 5 mf22.err)"
+mpi 300 4 -- train "${R[@]}" --set optimizer.decay_steps=1954 --set cluster.servers=2 \
+  > mf22.out 2> mf22.err || fail "mf 2+2 failed: $(tail -n 5 mf22.err)"
 rmse22=$(field rmse result: mf22.out)
 near "$rmse22" "$opt" 0.03 || fail "MF 2 servers + 2 workers: RMSE $rmse22, optimum $opt"
 grep -q "test_examples=10000 " mf22.out || fail "2 workers evaluated $(grep result: mf22.out)"
 ok "MF 2 servers + 2 workers: RMSE $rmse22"
 
-# blocks made by prep from the same csv: the same rows, the same model
-"$PSREC" prep "${R[@]}" --out "$WORK/blk" > prep.out 2> prep.err || fail "prep: $(cat prep.err)"
-mpi 240 2 -- train "${R[@]}" --set "data.train=$WORK/blk/train/train.csv.psrb" \
+# blocks made by prep from the same csv: the same rows in the same order, the same model
+"$PSREC" prep "${base[@]}" --out "$WORK/blk" > prep.out 2> prep.err || fail "prep: $(cat prep.err)"
+mpi 240 2 -- train "${base[@]}" --set train.epochs=2 > mft.out 2> mft.err ||
+  fail "mf on text failed: $(tail -n 5 mft.err)"
+mpi 240 2 -- train "${base[@]}" --set train.epochs=2 --set "data.train=$WORK/blk/train/train.csv.psrb" \
   --set "data.test=$WORK/blk/test/test.csv.psrb" > mfb.out 2> mfb.err ||
   fail "mf on blocks failed: $(tail -n 5 mfb.err)"
-[ "$(summary mfb.out)" = "$(summary mf.out)" ] ||
-  fail "blocks differ from text:\n  text:   $(summary mf.out)\n  blocks: $(summary mfb.out)"
-ok "MF from prep blocks = from csv text ($(grep -o 'digest: [0-9a-f]*' mf.out))"
+[ "$(summary mfb.out)" = "$(summary mft.out)" ] ||
+  fail "blocks differ from text:\n  text:   $(summary mft.out)\n  blocks: $(summary mfb.out)"
+ok "MF from prep blocks = from csv text ($(grep -o 'digest: [0-9a-f]*' mft.out))"
 
 # exact resume (one worker, staleness 0: docs/CHECKPOINTS.md) with a different optimizer per
 # table: checkpoint at step 600 of 1954, resume; bit-identical to the uninterrupted run
