@@ -1005,6 +1005,22 @@ int gen_fsync_dir(const char *dir)
     return rc;
 }
 
+int gen_prepare_out(const char *dir)
+{
+    PSR_RETURN_IF(dir == NULL || dir[0] == '\0', PSR_ERR_IO, "output directory is empty");
+    PSR_FORWARD(psr_mkdir_p(dir));
+    /* An optimum.txt left by an earlier run must not outlive a failure of this one next to
+     * newer data files: it goes first and is written last. */
+    char *opt_path = gen_path_join(dir, "optimum.txt");
+    if (unlink(opt_path) != 0 && errno != ENOENT) {
+        int rc = PSR_ERR(PSR_ERR_IO, "cannot remove '%s': %s", opt_path, strerror(errno));
+        free(opt_path);
+        return rc;
+    }
+    free(opt_path);
+    return PSR_OK;
+}
+
 int gen_write(const gen_opts_t *o, double *auc, double *logloss)
 {
     PSR_RETURN_IF(o->rows < 0 || o->test_rows < 0, PSR_ERR_USAGE,
@@ -1015,18 +1031,7 @@ int gen_write(const gen_opts_t *o, double *auc, double *logloss)
     PSR_RETURN_IF((uint64_t)o->test_rows > SIZE_MAX / (sizeof(double) + sizeof(float)),
                   PSR_ERR_NOMEM, "gen: %lld test rows do not fit in memory",
                   (long long)o->test_rows);
-    PSR_RETURN_IF(o->out_dir == NULL || o->out_dir[0] == '\0', PSR_ERR_IO,
-                  "output directory is empty");
-    PSR_FORWARD(psr_mkdir_p(o->out_dir));
-    /* An optimum.txt left by an earlier run must not outlive a failure of this one next to
-     * newer data files: it goes first and is written last. */
-    char *opt_path = gen_path_join(o->out_dir, "optimum.txt");
-    if (unlink(opt_path) != 0 && errno != ENOENT) {
-        int rc = PSR_ERR(PSR_ERR_IO, "cannot remove '%s': %s", opt_path, strerror(errno));
-        free(opt_path);
-        return rc;
-    }
-    free(opt_path);
+    PSR_FORWARD(gen_prepare_out(o->out_dir));
 
     size_t nt = (size_t)o->test_rows;
     double *tp = malloc((nt ? nt : 1) * sizeof *tp);

@@ -88,6 +88,9 @@ typedef struct {
 
 /* dir + '/' + name, malloc'ed (the caller frees). */
 char *gen_path_join(const char *dir, const char *name);
+/* Create DIR (mkdir -p) and remove a stale DIR/optimum.txt, which a generator writes last so
+ * that it never outlives a failed run next to newer data files. PSR_OK or PSR_ERR_IO. */
+int gen_prepare_out(const char *dir);
 /* Open dir/.name.tmp for writing (zlib level 6 when gzip). Call gen_sink_free afterwards
  * whatever the result. */
 int gen_sink_open(gen_sink_t *s, const char *dir, const char *name, int gzip);

@@ -749,17 +749,7 @@ size_t genui_format_optimum(int kind, const genui_result_t *r, char *buf, size_t
 int genui_write(const genui_opts_t *o, genui_result_t *res)
 {
     PSR_FORWARD(genui_check(o));
-    PSR_RETURN_IF(o->out_dir == NULL || o->out_dir[0] == '\0', PSR_ERR_IO,
-                  "output directory is empty");
-    PSR_FORWARD(psr_mkdir_p(o->out_dir));
-    /* a stale optimum.txt must not outlive a failure next to newer data: first out, last in */
-    char *opt_path = gen_path_join(o->out_dir, "optimum.txt");
-    if (unlink(opt_path) != 0 && errno != ENOENT) {
-        int rc = PSR_ERR(PSR_ERR_IO, "cannot remove '%s': %s", opt_path, strerror(errno));
-        free(opt_path);
-        return rc;
-    }
-    free(opt_path);
+    PSR_FORWARD(gen_prepare_out(o->out_dir));
 
     genui_model_t *m = genui_model_new(o);
     scratch_t s;

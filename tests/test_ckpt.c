@@ -28,13 +28,6 @@ static char tmpdir[900];
 
 static char *path2(const char *a, const char *b) { return ckpt_join(a, b); }
 
-static void rm_rf(const char *d)
-{
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", d);
-}
-
 static void cp_r(const char *a, const char *b)
 {
     char cmd[2400];

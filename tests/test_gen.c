@@ -28,25 +28,6 @@
 /* The test stream as documented in gen.c: psr_rng_seed(psr_mix64(seed) ^ GEN_STREAM_TEST). */
 #define TEST_STREAM 0x7465737400000004ULL
 
-static char tmp_root[1024];
-
-/* A fresh path under the scratch root (not created). */
-static const char *scratch(const char *name)
-{
-    static char bufs[16][1100];
-    static int k;
-    char *b = bufs[k++ % 16];
-    snprintf(b, sizeof bufs[0], "%s/%s", tmp_root, name);
-    return b;
-}
-
-static void rm_rf(const char *path)
-{
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
-    if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", path);
-}
-
 /* Whole file into memory (NUL-terminated); NULL if it cannot be read. */
 static char *slurp(const char *dir, const char *name, size_t *len)
 {

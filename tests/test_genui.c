@@ -23,24 +23,6 @@
 #include "psr_error.h"
 #include "testfs.h"
 
-static char tmp_root[1024];
-
-static const char *scratch(const char *name)
-{
-    static char bufs[16][1100];
-    static int k;
-    char *b = bufs[k++ % 16];
-    snprintf(b, sizeof bufs[0], "%s/%s", tmp_root, name);
-    return b;
-}
-
-static void rm_rf(const char *path)
-{
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
-    if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", path);
-}
-
 /* Whole file (plain or gzip, through zlib) into memory, NUL-terminated; NULL if absent. */
 static char *slurp(const char *dir, const char *name, size_t *len)
 {

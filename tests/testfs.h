@@ -47,4 +47,23 @@ static inline void write_gz(const char *path, const char *data, size_t len)
     }
 }
 
+/* The test's scratch root (set once by the test's main) and fresh paths under it. */
+static char tmp_root[1024];
+
+static inline const char *scratch(const char *name)
+{
+    static char bufs[16][1100];
+    static int k;
+    char *b = bufs[k++ % 16];
+    snprintf(b, sizeof bufs[0], "%s/%s", tmp_root, name);
+    return b;
+}
+
+static inline void rm_rf(const char *path)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+    if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", path);
+}
+
 #endif
