@@ -3,9 +3,12 @@
  * Start-up follows HPL: rank 0 parses the command line and the YAML, validates, and
  * broadcasts either an error (every rank then exits with status 2, rank 0 printing the one
  * message) or the validated config. Then the first cluster.servers ranks serve and the
- * others train. After the run every rank meets in one gather so rank 0 prints the servers'
- * figures and the `result:` line. Any later failure calls psr_die, which MPI_Aborts the
- * whole job: no rank exits alone and no rank waits forever.
+ * others train. Problems with the inputs found by the ranks themselves (a worker's share of
+ * the data, the data preparation, the checkpoint each rank loads) end in a start-up agreement
+ * (agree() below): every rank reaches it, and on failure every rank exits 2 after rank 0
+ * printed the one message. After the run every rank meets in one gather so rank 0 prints the
+ * servers' figures and the `result:` line. Any failure during training calls psr_die, which
+ * MPI_Aborts the whole job (status 1): no rank exits alone and no rank waits forever.
  *
  * Checkpoints (checkpoint.dir set): rank 0 also checks the directory can be written and, for
  * --resume, chooses and checks the checkpoint before anything starts (launch/ckjob.h), so a
