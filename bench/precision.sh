@@ -29,8 +29,9 @@ for p in fp32 fp16; do
     { cat "$work/$p.err" >&2; exit 1; }
   line=$(grep 'server 0:' "$work/$p.out")
   r=$(echo "$line" | sed 's/.* rows=\([0-9]*\).*/\1/'); b=$(echo "$line" | sed 's/.* bytes=\([0-9]*\).*/\1/')
-  # per row of table capacity: key 8 + w|m|v 3 x 17 x (4 or 2) + step and last 16 bytes, plus
-  # the index (16-byte slots, 2 to 4 per row); `bytes` is over the whole capacity
+  # per row: key 8 + w|m|v 3 x 17 x (4 or 2) + step and last 16 bytes; `bytes` is the rows in
+  # use (rows x that); the process also holds spare capacity (up to 2x rows) and the index
+  # (16-byte slots, 2 to 4 per row)
   printf '%s: rows=%s server_bytes=%s row_bytes=%d (+ index 32-64) server_peak_rss=%.1f MiB %s\n' \
     "$p" "$r" "$b" "$([ $p = fp32 ] && echo $((8 + 3 * 17 * 4 + 16)) || echo $((8 + 3 * 17 * 2 + 16)))" \
     "$(sed -n 's/maxrss_kb=//p' "$work/time.0" | awk '{print $1/1024}')" \

@@ -239,6 +239,8 @@ static const cfg_key_t cfg_keys[] = {
     KEY_DBL("optimizer.min_lr_ratio", optimizer.min_lr_ratio, '[', 0.0, 1.0, ']', 0.0),
     KEY_DBL("optimizer.initial_accumulator", optimizer.initial_accumulator, '[', 0.0, 1000.0,
             ']', 0.0),
+    KEY_I64("optimizer.warmup_examples", optimizer.warmup_examples, 0, I64_2P62, 0),
+    KEY_I64("optimizer.decay_examples", optimizer.decay_examples, 0, I64_2P62, 0),
 
     KEY_INT("train.epochs", train.epochs, 1, 1000000, 1),
     KEY_INT("train.batch_size", train.batch_size, 1, 1048576, 1024),
@@ -248,6 +250,7 @@ static const cfg_key_t cfg_keys[] = {
     KEY_DBL("train.progress_seconds", train.progress_seconds, '[', 0.1, 86400.0, ']', 5.0),
     KEY_ENUM("train.dense_sync", train.dense_sync, dense_sync_names, CFG_DENSE_ALLREDUCE),
     KEY_INT("train.dense_pull_every", train.dense_pull_every, 1, 1000000, 1),
+    KEY_PATH("train.metrics_file", train.metrics_file),
 
     KEY_I64("eval.every_steps", eval.every_steps, 0, I64_2P62, 0),
     KEY_ENUM("eval.task", eval.task, task_names, CFG_TASK_AUTO),
@@ -1483,12 +1486,34 @@ int cfg_validate(const cfg_t *c)
                        "data.test is empty; set data.test (or --set data.test=PATH), or set "
                        "eval.every_steps to 0", c->eval.every_steps);
 
+    if (c->optimizer.warmup_steps > 0 && c->optimizer.warmup_examples > 0)
+        return PSR_ERR(PSR_ERR_CONFIG, "invalid config: optimizer.warmup_steps (%" PRId64 ") and "
+                       "optimizer.warmup_examples (%" PRId64 ") are both set; give the warmup's "
+                       "length one way: warmup_examples (all workers' examples, the same for any "
+                       "worker count) or warmup_steps (steps of each worker)",
+                       c->optimizer.warmup_steps, c->optimizer.warmup_examples);
+    if (c->optimizer.decay_steps > 0 && c->optimizer.decay_examples > 0)
+        return PSR_ERR(PSR_ERR_CONFIG, "invalid config: optimizer.decay_steps (%" PRId64 ") and "
+                       "optimizer.decay_examples (%" PRId64 ") are both set; give the decay's "
+                       "end one way: decay_examples (all workers' examples, the same for any "
+                       "worker count) or decay_steps (steps of each worker)",
+                       c->optimizer.decay_steps, c->optimizer.decay_examples);
+    if (c->optimizer.decay == CFG_DECAY_NONE && c->optimizer.decay_examples > 0)
+        return PSR_ERR(PSR_ERR_CONFIG, "invalid config: optimizer.decay_examples is %" PRId64
+                       " but optimizer.decay is none, so nothing decays; set optimizer.decay to "
+                       "linear or cosine, or remove decay_examples", c->optimizer.decay_examples);
+    if (c->optimizer.decay_examples > 0 && c->optimizer.warmup_examples > 0 &&
+        c->optimizer.decay_examples <= c->optimizer.warmup_examples)
+        return PSR_ERR(PSR_ERR_CONFIG, "invalid config: optimizer.decay_examples (%" PRId64 ") "
+                       "must exceed optimizer.warmup_examples (%" PRId64 "): the decay runs from "
+                       "the end of the warmup to that many examples",
+                       c->optimizer.decay_examples, c->optimizer.warmup_examples);
     if (c->optimizer.decay != CFG_DECAY_NONE && c->optimizer.decay_steps == 0 &&
-        c->train.max_steps == 0)
+        c->optimizer.decay_examples == 0 && c->train.max_steps == 0)
         return PSR_ERR(PSR_ERR_CONFIG, "invalid config: optimizer.decay is %s but "
-                       "optimizer.decay_steps and train.max_steps are both 0, so the decay has "
-                       "no end; set optimizer.decay_steps (or train.max_steps), or set "
-                       "optimizer.decay to none", decay_names[c->optimizer.decay]);
+                       "optimizer.decay_steps, optimizer.decay_examples and train.max_steps are "
+                       "all 0, so the decay has no end; set optimizer.decay_examples (or "
+                       "decay_steps, or train.max_steps), or set optimizer.decay to none", decay_names[c->optimizer.decay]);
     if (c->optimizer.decay_steps > 0 && c->optimizer.warmup_steps > 0 &&
         c->optimizer.decay_steps <= c->optimizer.warmup_steps)
         return PSR_ERR(PSR_ERR_CONFIG, "invalid config: optimizer.decay_steps (%" PRId64 ") "

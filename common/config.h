@@ -162,6 +162,10 @@ typedef struct {
         int decay;           /* enum cfg_decay; "none" (default) | "linear" | "cosine" */
         int64_t decay_steps; /* step at which decay reaches min_lr_ratio * lr; 0 = train.max_steps;
                                 [0, 2^62], default 0 */
+        int64_t warmup_examples; /* warmup_steps counted in training examples of all workers
+                                    together (common/schedule.h); [0, 2^62], default 0 */
+        int64_t decay_examples;  /* decay_steps counted in training examples of all workers;
+                                    [0, 2^62], default 0 */
         double min_lr_ratio; /* final lr as a fraction of lr; [0, 1], default 0 */
         double initial_accumulator; /* adagrad / rowwise_adagrad: accumulator at the start;
                                        [0, 1000], default 0 */
@@ -175,6 +179,8 @@ typedef struct {
         double progress_seconds;/* seconds between progress lines; [0.1, 86400], default 5 */
         int dense_sync;         /* enum cfg_dense_sync; "ps" | "allreduce" (default) */
         int dense_pull_every;   /* dense_sync ps: pull dense weights every N steps; [1, 1000000], default 1 */
+        char metrics_file[CFG_PATH_MAX]; /* JSON lines of progress, eval, checkpoint and result
+                                            (common/metrics_file.h); "" (default) = none */
     } train;
     struct {
         int64_t every_steps; /* evaluate on data.test every N worker steps; 0 = only at the end; [0, 2^62], default 0 */

@@ -12,6 +12,7 @@
 #ifndef PSR_SCHEDULE_H
 #define PSR_SCHEDULE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -27,8 +28,29 @@ typedef struct {
     double min_ratio;     /* m */
 } psr_schedule_t;
 
-/* The schedule a config describes (optimizer.decay_steps 0 means train.max_steps). */
+/* The schedule a config describes in steps (optimizer.decay_steps 0 means train.max_steps);
+ * the *_examples keys need psr_schedule_resolve. */
 psr_schedule_t psr_schedule_of(const cfg_t *c);
+
+/* Lengths in examples (optimizer.warmup_examples, optimizer.decay_examples) count the
+ * training examples of all workers together, so a job keeps its schedule whatever its worker
+ * count. Servers apply the schedule at each worker's step, so they become steps of each
+ * worker: with n workers of batch B, E examples end at step
+ *     base.step + ceil((E - base.examples) / (n B))
+ * where base is where the count starts: (0, 0) for a new job; for a job resumed on another
+ * worker count, the checkpoint's (examples, furthest step), so the rest of the schedule is
+ * spread over the new count (docs/CONFIG.md, optimizer). */
+typedef struct {
+    int64_t examples; /* examples of all workers when the base was set */
+    int64_t step;     /* the step the job continued from then */
+} psr_sched_base_t;
+
+/* The schedule of config c for a job of n_workers workers from `base`. desc (if not NULL)
+ * gets one line saying what it resolved to, e.g. "lr 0.003: no warmup, then linear decay to
+ * 0 x lr at step 3907 of each worker (optimizer.decay_examples 2000000 / (1 worker x batch
+ * 512))". */
+psr_schedule_t psr_schedule_resolve(const cfg_t *c, int n_workers, psr_sched_base_t base,
+                                    char *desc, size_t cap);
 
 /* Multiplier of optimizer.lr at step t. */
 double psr_lr_scale(const psr_schedule_t *s, int64_t t);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics_file.h"
 #include "model.h"
 #include "optim.h"
 #include "psr_error.h"
@@ -78,14 +79,27 @@ static int commit(ckjob_t *j, int64_t step, const part_msg_t *all, int n_ranks, 
     int rc = ckpt_manifest_set(&m, "model", j->model_desc);
     if (rc == PSR_OK) rc = ckpt_manifest_set(&m, "schema", j->schema_desc);
     if (rc == PSR_OK && j->source[0]) rc = ckpt_manifest_set(&m, "config", j->source);
+    if (rc == PSR_OK) { /* a resumed job on the same worker count keeps counting from it */
+        char base[64];
+        snprintf(base, sizeof base, "%lld %lld", (long long)j->sched_base.examples,
+                 (long long)j->sched_base.step);
+        rc = ckpt_manifest_set(&m, "schedule_base", base);
+    }
     char *final = NULL;
     if (rc == PSR_OK) rc = ckpt_commit(j->root, &m, j->keep, &final);
     if (rc == PSR_OK) {
         double dt = MPI_Wtime() - t0;
-        psr_info("checkpoint: step=%lld dir=%s raw_bytes=%llu bytes=%llu seconds=%.2f "
-                 "raw_mb_per_sec=%.1f digest=%016llx",
-                 (long long)step, final, (unsigned long long)raw, (unsigned long long)bytes, dt,
-                 dt > 0 ? (double)raw / dt / 1e6 : 0.0, (unsigned long long)digest);
+        mf_rec_t r;
+        mf_begin(&r, "checkpoint", step);
+        mf_int(&r, "step", step);
+        mf_str(&r, "dir", final);
+        mf_int(&r, "raw_bytes", (int64_t)raw);
+        mf_int(&r, "bytes", (int64_t)bytes);
+        mf_num(&r, "seconds", "%.2f", dt);
+        mf_num(&r, "raw_mb_per_sec", "%.1f", dt > 0 ? (double)raw / dt / 1e6 : 0.0);
+        mf_hex(&r, "digest", digest);
+        psr_info("checkpoint: %s", mf_text(&r));
+        mf_emit(&r);
     }
     free(final);
     ckpt_manifest_free(&m);

@@ -16,6 +16,7 @@
 #include "block.h"
 #include "ckpt.h"
 #include "config.h"
+#include "schedule.h"
 #include "tables.h"
 
 typedef struct {
@@ -31,6 +32,8 @@ typedef struct {
     uint64_t model_fp, schema_fp;
     char source[CFG_SOURCE_MAX];
     int64_t last_step;        /* step of the last checkpoint this job committed, or -1 */
+    psr_sched_base_t sched_base; /* where examples-based schedules count from (schedule.h),
+                                    written to each manifest as `schedule_base` */
 } ckjob_t;
 
 /* Set up from the broadcast config (checkpoint.dir non-empty) and the data schema. */

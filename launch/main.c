@@ -18,6 +18,7 @@ static const struct {
     {"gen", cmd_gen, "write synthetic Criteo-format logs from a planted model, with its optimum"},
     {"ckpt", cmd_ckpt, "check or describe a checkpoint: psrec ckpt verify|inspect DIR"},
     {"prep", cmd_prep, "convert text logs to binary blocks: psrec prep -c FILE.yaml --out DIR"},
+    {"plot", cmd_plot, "learning curves of a metrics file: psrec plot M.jsonl --out curves.png"},
 };
 
 static void usage(FILE *f)

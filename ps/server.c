@@ -8,6 +8,7 @@
 
 #include "hash.h"
 #include "log.h"
+#include "metrics_file.h"
 #include "psr_error.h"
 #include "sketch.h"
 #include "table.h"
@@ -40,6 +41,9 @@ typedef struct {
     int64_t prog_examples, prog_last_examples;
     double prog_loss, prog_t0, prog_last_t;
     int64_t prog_win_examples;
+    int epoch_over;         /* every worker is out of data since the last RESUME clock */
+    int64_t epochs_seen;    /* epoch ends seen by this run */
+    int64_t total_examples; /* examples of the whole job, 0 until the first epoch end */
 } server_t;
 
 static void ensure(char **buf, size_t *cap, size_t need)
@@ -287,24 +291,60 @@ static int release_waiters(server_t *s)
 
 static void progress(server_t *s, int force)
 {
+    const ps_server_opts_t *o = s->o;
     double now = psr_now();
-    if (!force && now - s->prog_last_t < s->o->progress_seconds) return;
-    int64_t lo = INT64_MAX, hi = 0;
-    for (int w = 0; w < s->o->n_workers; w++) {
+    if (!force && now - s->prog_last_t < o->progress_seconds) return;
+    int64_t lo = INT64_MAX, hi = 0, sum = 0;
+    for (int w = 0; w < o->n_workers; w++) {
         if (s->clock[w] < lo) lo = s->clock[w];
         if (s->clock[w] > hi) hi = s->clock[w];
+        sum += s->clock[w];
     }
     double dt = now - s->prog_last_t;
     double rate = dt > 0 ? (double)(s->prog_examples - s->prog_last_examples) / dt : 0.0;
     double loss = s->prog_win_examples ? s->prog_loss / (double)s->prog_win_examples : 0.0;
-    psr_info("progress: step=%lld slowest=%lld examples=%lld examples_per_sec=%.0f loss=%.5f "
-             "elapsed=%.1fs",
-             (long long)hi, (long long)lo, (long long)s->prog_examples, rate, loss,
-             now - s->prog_t0);
+    /* the fraction of the job done: known from train.max_steps, or from train.epochs once an
+     * epoch's size has been seen; the ETA assumes this run's pace so far */
+    const double f = mf_progress_fraction(s->total_examples, s->prog_examples, o->prog_max_steps,
+                                          sum, o->n_workers);
+    const double f0 = mf_progress_fraction(s->total_examples, o->prog_examples0,
+                                           o->prog_max_steps, o->prog_step0 * o->n_workers,
+                                           o->n_workers);
+    const double eta = mf_eta(f, f0, now - s->prog_t0);
+    mf_rec_t r;
+    mf_begin(&r, "progress", hi);
+    mf_int(&r, "step", hi);
+    mf_int(&r, "slowest", lo);
+    mf_int(&r, "examples", s->prog_examples);
+    mf_num(&r, "examples_per_sec", "%.0f", rate);
+    mf_num(&r, "loss", "%.5f", loss);
+    mf_num(&r, "elapsed", "%.1fs", now - s->prog_t0);
+    if (f >= 0) {
+        mf_num(&r, "pct", "%.1f", 100.0 * f);
+        if (eta >= 0) mf_num(&r, "eta", "%.0fs", eta);
+    }
+    psr_info("progress: %s", mf_text(&r));
+    mf_emit(&r);
     s->prog_last_t = now;
     s->prog_last_examples = s->prog_examples;
     s->prog_loss = 0;
     s->prog_win_examples = 0;
+}
+
+/* A worker ran out of data: when that makes every worker out of it, an epoch ended, and the
+ * first such end tells the size of an epoch (for pct=). */
+static void note_epoch_end(server_t *s)
+{
+    if (s->epoch_over) return;
+    for (int w = 0; w < s->o->n_workers; w++)
+        if (!s->done[w]) return;
+    s->epoch_over = 1;
+    s->epochs_seen++;
+    const ps_server_opts_t *o = s->o;
+    if (s->total_examples == 0)
+        s->total_examples = mf_total_examples(o->prog_epochs, o->prog_epoch0 + s->epochs_seen - 1,
+                                              s->prog_examples, o->prog_epoch_start,
+                                              o->prog_epoch0, o->prog_examples0);
 }
 
 static int handle_clock(server_t *s, const wire_hdr_t *h, int source)
@@ -327,9 +367,13 @@ static int handle_clock(server_t *s, const wire_hdr_t *h, int source)
     s->prog_examples += c.examples;
     s->prog_win_examples += c.examples;
     s->prog_loss += c.loss_sum;
-    if (h->flags & WIRE_CLOCK_F_DONE) s->done[w] = 1;
+    if (h->flags & WIRE_CLOCK_F_DONE) {
+        s->done[w] = 1;
+        note_epoch_end(s);
+    }
     if (h->flags & WIRE_CLOCK_F_RESUME) {
         s->done[w] = 0;
+        s->epoch_over = 0;
         PSR_FORWARD(send_grant(s, w, h->step));
     }
     progress(s, 0);
@@ -630,7 +674,9 @@ int ps_server_run(const ps_server_opts_t *o, MPI_Comm comm, wire_stats_t *stats)
         }
         s.next_ttl = s.max_step;
     }
+    if (o->agree) rc = o->agree(o->agree_ctx, rc); /* every rank reaches this once */
     s.st.peak_rows = total_rows(&s);
+    s.prog_examples = s.prog_last_examples = o->prog_examples0;
     s.prog_t0 = s.prog_last_t = psr_now();
     int live = o->n_workers;
     while (live > 0 && rc == PSR_OK) {
@@ -671,14 +717,15 @@ int ps_server_run(const ps_server_opts_t *o, MPI_Comm comm, wire_stats_t *stats)
                          wire_type_name(h.type), source);
         }
     }
-    if (rc == PSR_OK && s.rank == 0 && s.prog_examples > 0) progress(&s, 1);
+    if (rc == PSR_OK && s.rank == 0 && s.prog_examples > o->prog_examples0) progress(&s, 1);
     s.st.rows = total_rows(&s);
     s.st.digest = ps_table_digest(&s.dense);
-    s.st.bytes = ps_table_bytes(&s.dense) +
+    /* memory in use (rows held), not the capacity the arrays reserve (ps/table.h) */
+    s.st.bytes = ps_table_bytes_used(&s.dense) +
                  (s.sketch.cell ? (int64_t)(PS_SKETCH_DEPTH * (s.sketch.mask + 1) * 4) : 0);
     for (int t = 0; t < s.n_tables; t++) {
         s.st.digest += ps_table_digest(&s.table[t]);
-        s.st.bytes += ps_table_bytes(&s.table[t]);
+        s.st.bytes += ps_table_bytes_used(&s.table[t]);
     }
     *stats = s.st;
     for (int t = 0; t < s.n_tables; t++) ps_table_free(&s.table[t]);

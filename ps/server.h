@@ -59,6 +59,20 @@ typedef struct {
     int64_t ttl_steps;      /* embedding.ttl_steps (0: never expire) */
     int64_t sketch_width;   /* embedding.sketch_width */
     int half;               /* embedding.precision fp16: rows in half precision */
+    /* progress lines (server 0): where the job stood when this run started, and its length,
+     * for cumulative examples= and for pct= / eta= (common/metrics_file.h) */
+    int64_t prog_examples0; /* examples trained before this run (resumed job), else 0 */
+    int64_t prog_epoch0;    /* epoch this run starts in (0-based) */
+    int prog_epoch_start;   /* this run starts at that epoch's first row (a new job, or a
+                               resume on another worker count, which restarts the epoch) */
+    int64_t prog_step0;     /* steps of the furthest worker before this run */
+    int64_t prog_epochs;    /* train.epochs */
+    int64_t prog_max_steps; /* train.max_steps (0: none) */
+    /* Start-up agreement (launch/cmd_train.c): called once by every server after it loaded
+     * its part of the checkpoint, with that status; returns the job-wide verdict. When it is
+     * not PSR_OK the server returns it at once without serving. NULL: none. */
+    int (*agree)(void *ctx, int rc);
+    void *agree_ctx;
 } ps_server_opts_t;
 
 /* Load this server's buckets of every table (and dense blocks, if dense != NULL) from

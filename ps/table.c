@@ -341,3 +341,10 @@ int64_t ps_table_bytes(const ps_table_t *t)
     return (int64_t)((size_t)t->cap_rows * per_row + (t->slot_mask + 1) * sizeof(ps_slot_t)) +
            t->scratch_cap;
 }
+
+int64_t ps_table_bytes_used(const ps_table_t *t)
+{
+    size_t per_row = sizeof(uint64_t) + (size_t)t->stride * (t->hdata ? 2u : 4u) +
+                     2 * sizeof(int64_t);
+    return (int64_t)((size_t)t->n_rows * per_row);
+}

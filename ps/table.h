@@ -118,7 +118,12 @@ void ps_row_init_ex(uint64_t seed, uint64_t key, int width, float init_std, int 
 /* Order-independent digest of every row (invariant 3). */
 uint64_t ps_table_digest(const ps_table_t *t);
 
-/* Bytes held by the table's arrays. */
+/* Bytes held by the table's arrays: its capacity (rows allocated, the whole index, the
+ * eviction scratch). */
 int64_t ps_table_bytes(const ps_table_t *t);
+/* Bytes of the rows in use: n_rows x (key, weights and optimizer state, step, last update);
+ * what the server's `bytes=` reports. The arrays hold up to twice the rows (they double when
+ * full) and the index 2 to 4 slots of 16 bytes per row on top (ps_table_bytes). */
+int64_t ps_table_bytes_used(const ps_table_t *t);
 
 #endif

@@ -445,7 +445,7 @@ static void test_file_errors(void)
     EXPECT_FILE_ERR("key.yaml", "train:\n  batch_size: 4\n\n  epoch: 3\n", PSR_ERR_CONFIG,
                     "key.yaml:4: unknown key 'train.epoch' (allowed in section 'train': epochs, "
                     "batch_size, max_staleness, max_steps, seed, progress_seconds, dense_sync, "
-                    "dense_pull_every); did you mean 'train.epochs'?");
+                    "dense_pull_every, metrics_file); did you mean 'train.epochs'?");
     EXPECT_FILE_ERR("key2.yaml", "train:\n  lr: 0.1\n", PSR_ERR_CONFIG, "key2.yaml:2:",
                     "unknown key 'train.lr'", "did you mean 'optimizer.lr'?");
     EXPECT_FILE_ERR("key3.yaml", "train:\n  zzzzzz: 0.1\n", PSR_ERR_CONFIG, "key3.yaml:2:",
@@ -986,7 +986,8 @@ static void test_new_cross_checks(void)
     CHECK_INT(cfg_set(c, "optimizer.decay=linear"), PSR_OK);
     CHECK_INT(cfg_validate(c), PSR_ERR_CONFIG);
     CHECK_CONTAINS(psr_err_msg(), "invalid config: optimizer.decay is linear but "
-                                  "optimizer.decay_steps and train.max_steps are both 0");
+                                  "optimizer.decay_steps, optimizer.decay_examples and "
+                                  "train.max_steps are all 0");
     CHECK_CONTAINS(psr_err_msg(), "or set optimizer.decay to none");
     CHECK_INT(cfg_set(c, "optimizer.decay=cosine"), PSR_OK);
     CHECK_INT(cfg_validate(c), PSR_ERR_CONFIG);
@@ -1007,6 +1008,38 @@ static void test_new_cross_checks(void)
     CHECK_CONTAINS(psr_err_msg(), "optimizer.decay_steps (500) must exceed "
                                   "optimizer.warmup_steps (2000)");
     CHECK_INT(cfg_set(c, "optimizer.decay_steps=2001"), PSR_OK);
+    CHECK_INT(cfg_validate(c), PSR_OK);
+
+    /* lengths in examples: one form per length, a decay to go with decay_examples, and the
+     * decay after the warmup */
+    CHECK_INT(cfg_set(c, "optimizer.decay_examples=100000"), PSR_OK);
+    CHECK_INT(cfg_validate(c), PSR_ERR_CONFIG);
+    CHECK_CONTAINS(psr_err_msg(), "invalid config: optimizer.decay_steps (2001) and "
+                                  "optimizer.decay_examples (100000) are both set");
+    CHECK_INT(cfg_set(c, "optimizer.decay_steps=0"), PSR_OK);
+    CHECK_INT(cfg_validate(c), PSR_OK); /* a warmup in steps, a decay in examples */
+    CHECK_INT(cfg_set(c, "optimizer.warmup_examples=5"), PSR_OK);
+    CHECK_INT(cfg_validate(c), PSR_ERR_CONFIG);
+    CHECK_CONTAINS(psr_err_msg(), "optimizer.warmup_steps (2000) and optimizer.warmup_examples "
+                                  "(5) are both set");
+    CHECK_INT(cfg_set(c, "optimizer.warmup_steps=0"), PSR_OK);
+    CHECK_INT(cfg_validate(c), PSR_OK);
+    CHECK_INT(cfg_set(c, "optimizer.warmup_examples=100000"), PSR_OK);
+    CHECK_INT(cfg_validate(c), PSR_ERR_CONFIG);
+    CHECK_CONTAINS(psr_err_msg(), "optimizer.decay_examples (100000) must exceed "
+                                  "optimizer.warmup_examples (100000)");
+    CHECK_INT(cfg_set(c, "optimizer.warmup_examples=1000"), PSR_OK);
+    CHECK_INT(cfg_validate(c), PSR_OK);
+    CHECK_INT(cfg_set(c, "optimizer.decay=none"), PSR_OK);
+    CHECK_INT(cfg_validate(c), PSR_ERR_CONFIG);
+    CHECK_CONTAINS(psr_err_msg(), "optimizer.decay_examples is 100000 but optimizer.decay is "
+                                  "none");
+    CHECK_INT(cfg_set(c, "optimizer.decay_examples=0"), PSR_OK);
+    CHECK_INT(cfg_validate(c), PSR_OK); /* a warmup alone is fine */
+    CHECK_INT(cfg_set(c, "optimizer.warmup_examples=0"), PSR_OK);
+    CHECK_INT(cfg_set(c, "optimizer.decay=linear"), PSR_OK);
+    CHECK_INT(cfg_set(c, "optimizer.decay_steps=2001"), PSR_OK);
+    CHECK_INT(cfg_set(c, "optimizer.warmup_steps=2000"), PSR_OK);
     CHECK_INT(cfg_validate(c), PSR_OK);
     CHECK_INT(cfg_set(c, "optimizer.decay_steps=0"), PSR_OK); /* not set: no comparison */
     CHECK_INT(cfg_set(c, "train.max_steps=10"), PSR_OK);

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics_file.h"
 #include "metrics.h"
 #include "psr_error.h"
 #include "topk.h"
@@ -149,15 +150,32 @@ static int eval_pointwise(trainer_t *t, int64_t step, int task, wk_metrics_t *me
     if (ctr) {
         met->auc = m[0];
         met->logloss = m[1];
-        if (t->worker == 0)
-            psr_info("eval: step=%lld auc=%.6f logloss=%.6f examples=%zu", (long long)step, m[0],
-                     m[1], total);
+        if (t->worker == 0) {
+            mf_rec_t r;
+            mf_begin(&r, "eval", step);
+            mf_int(&r, "step", step);
+            mf_num(&r, "auc", "%.6f", m[0]);
+            mf_num(&r, "logloss", "%.6f", m[1]);
+            mf_int(&r, "examples", (int64_t)total);
+            mf_json_int(&r, "trained", t->seen);
+            psr_info("eval: %s", mf_text(&r));
+            mf_emit(&r);
+        }
     } else {
         met->rmse = m[0];
         met->mae = m[1];
-        if (t->worker == 0)
-            psr_info("eval: step=%lld rmse=%.6f mae=%.6f examples=%zu split=%s", (long long)step,
-                     m[0], m[1], total, cfg_enum_name("data.split", t->cfg->data.split));
+        if (t->worker == 0) {
+            mf_rec_t r;
+            mf_begin(&r, "eval", step);
+            mf_int(&r, "step", step);
+            mf_num(&r, "rmse", "%.6f", m[0]);
+            mf_num(&r, "mae", "%.6f", m[1]);
+            mf_int(&r, "examples", (int64_t)total);
+            mf_str(&r, "split", cfg_enum_name("data.split", t->cfg->data.split));
+            mf_json_int(&r, "trained", t->seen);
+            psr_info("eval: %s", mf_text(&r));
+            mf_emit(&r);
+        }
     }
     return PSR_OK;
 }
@@ -463,15 +481,27 @@ static int eval_topk(trainer_t *t, int64_t step, wk_metrics_t *met)
     met->unknown = cnt[2];
     met->users = cnt[3];
     if (t->worker == 0) {
-        char proto[64];
-        if (sampled) snprintf(proto, sizeof proto, "sampled negatives=%d", N);
-        else snprintf(proto, sizeof proto, "full");
-        psr_info("eval: step=%lld hr@%d=%.6f ndcg@%d=%.6f precision@%d=%.6f recall@%d=%.6f "
-                 "f1@%d=%.6f map@%d=%.6f coverage@%d=%.6f novelty@%d=%.4f users=%lld lists=%lld "
-                 "unknown=%lld protocol=%s split=%s",
-                 (long long)step, K, r.hr, K, r.ndcg, K, r.precision, K, r.recall, K, r.f1, K,
-                 r.map, K, r.coverage, K, r.novelty, (long long)cnt[3], (long long)r.lists,
-                 (long long)cnt[2], proto, cfg_enum_name("data.split", t->cfg->data.split));
+        mf_rec_t rec;
+        char name[32];
+        const double v[8] = {r.hr, r.ndcg, r.precision, r.recall, r.f1, r.map, r.coverage,
+                             r.novelty};
+        static const char *const names[8] = {"hr", "ndcg", "precision", "recall", "f1", "map",
+                                             "coverage", "novelty"};
+        mf_begin(&rec, "eval", step);
+        mf_int(&rec, "step", step);
+        for (int i = 0; i < 8; i++) {
+            snprintf(name, sizeof name, "%s@%d", names[i], K);
+            mf_num(&rec, name, i == 7 ? "%.4f" : "%.6f", v[i]);
+        }
+        mf_int(&rec, "users", cnt[3]);
+        mf_int(&rec, "lists", r.lists);
+        mf_int(&rec, "unknown", cnt[2]);
+        mf_str(&rec, "protocol", sampled ? "sampled" : "full");
+        if (sampled) mf_int(&rec, "negatives", N);
+        mf_str(&rec, "split", cfg_enum_name("data.split", t->cfg->data.split));
+        mf_json_int(&rec, "trained", t->seen);
+        psr_info("eval: %s", mf_text(&rec));
+        mf_emit(&rec);
     }
     return PSR_OK;
 }

@@ -301,6 +301,14 @@ static int checkpoint(trainer_t *t, int64_t at)
     return PSR_OK;
 }
 
+/* Evaluate at `step` (collective): first the examples every worker has trained so far, which
+ * the metrics file records beside the figures. */
+static int evaluate(trainer_t *t, int64_t step, wk_metrics_t *met)
+{
+    MPI_Allreduce(&t->examples, &t->seen, 1, MPI_INT64_T, MPI_SUM, t->wk_comm);
+    return wk_evaluate(t, step, met);
+}
+
 enum { CTL_STEP, CTL_SIGNAL, CTL_TIME, CTL_N };
 
 static int is_control(const trainer_t *t, int64_t step)
@@ -336,7 +344,7 @@ static int control(trainer_t *t, const int64_t v[CTL_N])
     if (ev > 0 && at % ev == 0) {
         wk_metrics_t met;
         rc = wait_rows(t);
-        if (rc == PSR_OK) rc = wk_evaluate(t, at, &met);
+        if (rc == PSR_OK) rc = evaluate(t, at, &met);
         if (rc != PSR_OK) return rc;
     }
     if (!t->ckpt_on) return PSR_OK;
@@ -525,23 +533,26 @@ static int resume_dense(trainer_t *t, const char *dir)
 }
 
 /* Restore this worker from checkpoint `dir`: its own state when the worker count is the
- * same, else the restart rule of resume_global; the dense replica in allreduce mode. */
+ * same, else the restart rule of resume_global; the dense replica in allreduce mode. Every
+ * worker takes the same collective (the agreement on whether all shares still match) whatever
+ * fails, so a bad checkpoint is reported through the start-up agreement, not a hang. */
 static int resume(trainer_t *t, const char *dir)
 {
     ckpt_manifest_t m;
     int rc = ckpt_manifest_load(dir, &m, CKPT_CHECK_NONE);
-    int same = rc == PSR_OK && m.n_workers == t->n_workers;
+    const int same = rc == PSR_OK && m.n_workers == t->n_workers;
     int64_t ck_step = m.step;
     char why[160];
     snprintf(why, sizeof why, "the checkpoint was written by %d worker%s, this job has %d",
              m.n_workers, m.n_workers == 1 ? "" : "s", t->n_workers);
     ckpt_manifest_free(&m);
-    if (rc != PSR_OK) return rc;
+    wk_state_t st;
+    memset(&st, 0, sizeof st);
+    int match = 0, all = 0;
     if (same) {
         void *bytes = NULL;
         size_t n = 0;
         rc = read_state(dir, CKPT_KIND_WORKER, t->worker, &bytes, &n);
-        wk_state_t st;
         if (rc == PSR_OK && n != sizeof st)
             rc = PSR_ERR(PSR_ERR_FORMAT, "%s: worker %d state of %zu bytes, expected %zu", dir,
                          t->worker, n, sizeof st);
@@ -550,110 +561,196 @@ static int resume(trainer_t *t, const char *dir)
             rc = check_state(&st, dir, "worker state");
         }
         free(bytes);
+        match = rc == PSR_OK && st.share_fp == rd_share_fingerprint(t->train) &&
+                st.worker == t->worker;
+    }
+    /* every worker must take the same path: agree on whether all shares still match */
+    MPI_Allreduce(&match, &all, 1, MPI_INT, MPI_MIN, t->wk_comm);
+    if (rc != PSR_OK) return rc;
+    if (same && all) {
+        rc = rd_seek(t->train, &st.pos);
         if (rc != PSR_OK) return rc;
-        /* every worker must take the same path: agree on whether all shares still match */
-        int match = st.share_fp == rd_share_fingerprint(t->train) && st.worker == t->worker, all;
-        MPI_Allreduce(&match, &all, 1, MPI_INT, MPI_MIN, t->wk_comm);
-        if (all) {
-            rc = rd_seek(t->train, &st.pos);
-            if (rc != PSR_OK) return rc;
-            t->epoch = st.epoch;
-            t->step = st.step;
-            t->examples = st.examples;
-            t->rows_hash = st.rows_hash;
-            if (t->model.rng) *t->model.rng = st.rng;
-        } else {
+        t->epoch = st.epoch;
+        t->step = st.step;
+        t->examples = st.examples;
+        t->rows_hash = st.rows_hash;
+        if (t->model.rng) *t->model.rng = st.rng;
+    } else {
+        if (same)
             snprintf(why, sizeof why, "data.train differs from when the checkpoint was written "
                      "(files, sizes or order)");
-            same = 0;
-        }
+        rc = resume_global(t, dir, why);
     }
-    if (!same) rc = resume_global(t, dir, why);
     if (rc == PSR_OK && t->dense_mode == CFG_DENSE_ALLREDUCE) rc = resume_dense(t, dir);
     if (rc != PSR_OK) return rc;
     t->last_ckpt_step = ck_step;
     return PSR_OK;
 }
 
+int wk_ckpt_progress(const char *dir, int64_t *examples, int64_t *epoch, int64_t *steps)
+{
+    *examples = *epoch = *steps = 0;
+    void *bytes = NULL;
+    size_t n = 0;
+    PSR_FORWARD(read_state(dir, CKPT_KIND_GLOBAL, 0, &bytes, &n));
+    wk_global_hdr_t h;
+    int rc = PSR_OK;
+    if (n < sizeof h) rc = PSR_ERR(PSR_ERR_FORMAT, "%s/global.state: %zu bytes, too short", dir, n);
+    if (rc == PSR_OK) {
+        memcpy(&h, bytes, sizeof h);
+        if (h.magic != WK_STATE_MAGIC || h.version != WK_STATE_VERSION ||
+            h.state_bytes != (int64_t)sizeof(wk_state_t) || h.n_workers < 1 ||
+            h.n_workers > (int64_t)(n / sizeof(wk_state_t)) ||
+            n < sizeof h + (size_t)h.n_workers * sizeof(wk_state_t))
+            rc = PSR_ERR(PSR_ERR_FORMAT, "%s/global.state: not a psrec global state of version %d "
+                         "(%zu bytes)", dir, WK_STATE_VERSION, n);
+    }
+    int64_t ep = INT64_MAX, all_done = 1;
+    for (int64_t w = 0; rc == PSR_OK && w < h.n_workers; w++) {
+        wk_state_t st;
+        memcpy(&st, (char *)bytes + sizeof h + (size_t)w * sizeof st, sizeof st);
+        rc = check_state(&st, dir, "global.state");
+        if (st.epoch < ep) ep = st.epoch;
+        if (st.step > *steps) *steps = st.step;
+        *examples += st.examples;
+        all_done &= st.done != 0;
+    }
+    free(bytes);
+    if (rc == PSR_OK) *epoch = all_done ? ep + 1 : ep; /* as resume_global continues */
+    return rc;
+}
+
 /* --- the run ---------------------------------------------------------------------------- */
 
-int wk_train(const cfg_t *cfg, const wk_train_opts_t *o, MPI_Comm ps_comm, MPI_Comm wk_comm,
-             int n_servers, wk_result_t *res)
+/* Open a reader as rd_open_cfg does and, for text, read its first row through a second reader
+ * that is then closed: a plain file named .gz or a first file in a format training does not
+ * accept is found now, before the job starts, not when the first batch is read. */
+static int open_input(rd_reader_t **out, const cfg_t *cfg, int test, int worker, int n_workers)
 {
-    trainer_t t;
-    memset(&t, 0, sizeof t);
-    memset(res, 0, sizeof *res);
-    t.cfg = cfg;
-    t.o = o;
-    t.wk_comm = wk_comm;
-    t.n_servers = n_servers;
-    t.ckpt_on = o->ckpt.job != NULL;
-    t.last_ckpt_step = -1;
-    t.last_ckpt_time = psr_now();
-    MPI_Comm_rank(wk_comm, &t.worker);
-    MPI_Comm_size(wk_comm, &t.n_workers);
+    PSR_FORWARD(rd_open_cfg(out, cfg, test, worker, n_workers));
+    if (!*out) return PSR_OK;
+    rd_pos_t pos;
+    rd_tell(*out, &pos);
+    if (pos.kind != RD_SRC_TEXT) return PSR_OK; /* blocks and generated rows check at open */
+    rd_reader_t *probe = NULL;
+    int rc = rd_open_cfg(&probe, cfg, test, worker, n_workers);
+    if (rc == PSR_OK && probe) {
+        rd_row_t row;
+        int n = rd_next(probe, &row);
+        if (n < 0) rc = -n;
+    }
+    rd_close(probe);
+    if (rc != PSR_OK) {
+        rd_close(*out);
+        *out = NULL;
+    }
+    return rc;
+}
 
-    int rc = rd_open_cfg(&t.train, cfg, 0, t.worker, t.n_workers);
+int wk_train_open(wk_trainer_t **out, const cfg_t *cfg, MPI_Comm wk_comm)
+{
+    trainer_t *t = psr_xcalloc(1, sizeof *t);
+    *out = t;
+    t->cfg = cfg;
+    t->wk_comm = wk_comm;
+    t->last_ckpt_step = -1;
+    MPI_Comm_rank(wk_comm, &t->worker);
+    MPI_Comm_size(wk_comm, &t->n_workers);
+    int rc = open_input(&t->train, cfg, 0, t->worker, t->n_workers);
     if (rc == PSR_OK && cfg->data.split == CFG_SPLIT_FILES)
-        rc = rd_open_cfg(&t.test, cfg, 1, t.worker, t.n_workers);
+        rc = open_input(&t->test, cfg, 1, t->worker, t->n_workers);
     else if (rc == PSR_OK) /* the held-out rows come out of data.train */
-        rc = rd_open_cfg(&t.test, cfg, 0, t.worker, t.n_workers);
-    if (rc != PSR_OK) {
-        rd_close(t.train);
-        return rc;
-    }
-    t.schema = *rd_schema(t.train);
+        rc = rd_open_cfg(&t->test, cfg, 0, t->worker, t->n_workers);
+    if (rc != PSR_OK) return rc;
+    t->schema = *rd_schema(t->train);
+    rc = wk_model_init(&t->model, cfg, &t->schema, cfg->train.batch_size);
+    if (rc == PSR_OK) t->model_ok = 1;
+    return rc;
+}
 
+void wk_train_free(wk_trainer_t *t)
+{
+    if (!t) return;
+    rd_close(t->train);
+    rd_close(t->test);
+    if (t->client_ok) wk_client_free(&t->client);
+    if (t->model_ok) wk_model_free(&t->model);
+    wk_catalog_free(&t->catalog);
+    wk_split_free(&t->split);
+    free(t->dm);
+    free(t->dv);
+    free(t->red);
+    for (int i = 0; i < 3; i++)
+        if (t->batch_ok) wk_batch_free(&t->batch[i]);
+    free(t->score);
+    free(t->dscore);
+    wk_eval_free(t);
+    free(t);
+}
+
+int wk_train_run(wk_trainer_t *tp, const wk_train_opts_t *o, MPI_Comm ps_comm, int n_servers,
+                 wk_result_t *res)
+{
+    trainer_t *const t = tp;
+    const cfg_t *cfg = t->cfg;
+    MPI_Comm wk_comm = t->wk_comm;
+    memset(res, 0, sizeof *res);
+    t->o = o;
+    t->n_servers = n_servers;
+    t->ckpt_on = o->ckpt.job != NULL;
+    t->last_ckpt_time = psr_now();
+
+    int rc = wk_prepare_data(t); /* collective; every worker takes part even after a failure */
+    t->model.catalog = t->catalog.n > 0 ? &t->catalog : NULL;
     const int B = cfg->train.batch_size;
-    rc = wk_model_init(&t.model, cfg, &t.schema, B);
-    if (rc == PSR_OK) rc = wk_prepare_data(&t);
-    if (rc != PSR_OK) {
-        rd_close(t.train);
-        rd_close(t.test);
-        wk_model_free(&t.model);
-        return rc;
-    }
-    t.model.catalog = t.catalog.n > 0 ? &t.catalog : NULL;
     int32_t widths[PSR_MAX_TABLES];
-    for (int k = 0; k < t.model.lay.tables.n; k++) widths[k] = t.model.lay.tables.t[k].width;
-    wk_client_init(&t.client, ps_comm, n_servers, widths, t.model.lay.tables.n);
-    wk_layout_t eval_lay = t.model.lay; /* evaluation batches carry no negatives */
+    for (int k = 0; k < t->model.lay.tables.n; k++) widths[k] = t->model.lay.tables.t[k].width;
+    wk_client_init(&t->client, ps_comm, n_servers, widths, t->model.lay.tables.n);
+    t->client_ok = 1;
+    wk_layout_t eval_lay = t->model.lay; /* evaluation batches carry no negatives */
     eval_lay.n_neg = 0;
     eval_lay.neg_table = -1;
     for (int i = 0; i < 3; i++)
-        wk_batch_init(&t.batch[i], B, &t.schema, i == EVAL ? &eval_lay : &t.model.lay, n_servers,
-                      (uint32_t)cfg->cluster.buckets);
-    const int n_cols = 1 + (t.model.lay.neg_table >= 0 ? t.model.lay.n_neg : 0);
-    t.score = psr_xmalloc((size_t)B * (size_t)n_cols * sizeof *t.score);
-    t.dscore = psr_xmalloc((size_t)B * (size_t)n_cols * sizeof *t.dscore);
-    t.adam = (psr_adam_t){(float)cfg->optimizer.lr, (float)cfg->optimizer.beta1,
-                          (float)cfg->optimizer.beta2, (float)cfg->optimizer.eps,
-                          (float)cfg->optimizer.weight_decay};
-    t.sched = psr_schedule_of(cfg);
-    t.dense_mode = t.model.n_params > 0 ? cfg->train.dense_sync : -1;
-    if (t.dense_mode == CFG_DENSE_ALLREDUCE) {
-        t.dm = psr_xcalloc(dense_len(&t), sizeof *t.dm);
-        t.dv = psr_xcalloc(dense_len(&t), sizeof *t.dv);
-        t.red = psr_xmalloc((dense_len(&t) + 1) * sizeof *t.red);
+        wk_batch_init(&t->batch[i], B, &t->schema, i == EVAL ? &eval_lay : &t->model.lay,
+                      n_servers, (uint32_t)cfg->cluster.buckets);
+    t->batch_ok = 1;
+    const int n_cols = 1 + (t->model.lay.neg_table >= 0 ? t->model.lay.n_neg : 0);
+    t->score = psr_xmalloc((size_t)B * (size_t)n_cols * sizeof *t->score);
+    t->dscore = psr_xmalloc((size_t)B * (size_t)n_cols * sizeof *t->dscore);
+    t->adam = (psr_adam_t){(float)cfg->optimizer.lr, (float)cfg->optimizer.beta1,
+                           (float)cfg->optimizer.beta2, (float)cfg->optimizer.eps,
+                           (float)cfg->optimizer.weight_decay};
+    t->sched = o->sched;
+    t->dense_mode = t->model.n_params > 0 ? cfg->train.dense_sync : -1;
+    if (t->dense_mode == CFG_DENSE_ALLREDUCE) {
+        t->dm = psr_xcalloc(dense_len(t), sizeof *t->dm);
+        t->dv = psr_xcalloc(dense_len(t), sizeof *t->dv);
+        t->red = psr_xmalloc((dense_len(t) + 1) * sizeof *t->red);
     }
+    if (rc == PSR_OK && o->resume) rc = resume(t, o->resume);
+    else if (o->resume) { /* take resume()'s one collective all the same */
+        int match = 0, all;
+        MPI_Allreduce(&match, &all, 1, MPI_INT, MPI_MIN, wk_comm);
+    }
+    /* the inputs are open and read: the whole job agrees before any server is asked */
+    if (o->agree) rc = o->agree(o->agree_ctx, rc);
+    if (rc != PSR_OK) return rc;
     if (o->resume) {
-        rc = resume(&t, o->resume);
-        if (rc == PSR_OK) {
-            /* tell server 0 where this worker's clock stands before anyone waits on it */
-            wk_client_clock_resume(&t.client, t.step);
-            MPI_Barrier(wk_comm);
-        }
-    } else if (t.dense_mode == CFG_DENSE_PS) {
+        /* tell server 0 where this worker's clock stands before anyone waits on it */
+        wk_client_clock_resume(&t->client, t->step);
+        MPI_Barrier(wk_comm);
+    } else if (t->dense_mode == CFG_DENSE_PS) {
         /* worker 0 stores the initial dense values; nobody pulls before they are acknowledged
          * (on resume the servers loaded them from the checkpoint) */
-        if (t.worker == 0) wk_client_dense_init(&t.client, t.model.theta, t.model.n_blocks);
+        if (t->worker == 0) wk_client_dense_init(&t->client, t->model.theta, t->model.n_blocks);
         MPI_Barrier(wk_comm);
     }
 
     wk_metrics_t met;
     memset(&met, 0, sizeof met);
     double t_start = psr_now();
-    const int64_t examples0 = t.examples;
+    const double wait0 = t->client.wait_seconds; /* waits before the start are not in it */
+    const int64_t examples0 = t->examples;
 
     /* The reader starts where the first epoch of this run starts: at the beginning, or at
      * the position resume() restored. Once train.max_steps caps this worker, its epoch and
@@ -661,72 +758,62 @@ int wk_train(const cfg_t *cfg, const wk_train_opts_t *o, MPI_Comm ps_comm, MPI_C
      * higher cap continues there), while it still follows the others' epoch ends. */
     int fresh = 1;
     const int64_t max_steps = cfg->train.max_steps;
-    for (int64_t e = t.epoch; e < cfg->train.epochs && rc == PSR_OK && !t.stop; e++) {
-        const int capped = max_steps > 0 && t.step >= max_steps;
+    for (int64_t e = t->epoch; e < cfg->train.epochs && rc == PSR_OK && !t->stop; e++) {
+        const int capped = max_steps > 0 && t->step >= max_steps;
         if (!capped) {
-            t.epoch = e;
-            if (!fresh) rc = rd_rewind(t.train);
+            t->epoch = e;
+            if (!fresh) rc = rd_rewind(t->train);
         }
         fresh = 0;
         if (rc != PSR_OK) break;
-        t.cur = 0;
-        if (t.dense_mode == CFG_DENSE_ALLREDUCE)
-            rc = epoch_lockstep(&t);
+        t->cur = 0;
+        if (t->dense_mode == CFG_DENSE_ALLREDUCE)
+            rc = epoch_lockstep(t);
         else
-            rc = epoch_async(&t);
-        if (rc == PSR_OK && !t.stop && e + 1 < cfg->train.epochs) {
-            wk_client_push_wait(&t.client);
-            wk_client_clock_resume(&t.client, t.step);
-            t.known_min = 0;
+            rc = epoch_async(t);
+        if (rc == PSR_OK && !t->stop && e + 1 < cfg->train.epochs) {
+            wk_client_push_wait(&t->client);
+            wk_client_clock_resume(&t->client, t->step);
+            t->known_min = 0;
             MPI_Barrier(wk_comm);
         }
     }
-    if (rc == PSR_OK && !t.stop && !(max_steps > 0 && t.step >= max_steps))
-        t.epoch = cfg->train.epochs; /* every epoch complete */
+    if (rc == PSR_OK && !t->stop && !(max_steps > 0 && t->step >= max_steps))
+        t->epoch = cfg->train.epochs; /* every epoch complete */
     double t_end = psr_now();
-    if (rc == PSR_OK && !t.stop && t.ckpt_on) { /* the final state, unless just written */
+    if (rc == PSR_OK && !t->stop && t->ckpt_on) { /* the final state, unless just written */
         int64_t at;
-        MPI_Allreduce(&t.step, &at, 1, MPI_INT64_T, MPI_MAX, wk_comm);
-        t.have = 0;
-        if (at != t.last_ckpt_step) rc = checkpoint(&t, at);
+        MPI_Allreduce(&t->step, &at, 1, MPI_INT64_T, MPI_MAX, wk_comm);
+        t->have = 0;
+        if (at != t->last_ckpt_step) rc = checkpoint(t, at);
     }
-    if (rc == PSR_OK && !t.stop) rc = wk_evaluate(&t, t.step, &met);
+    if (rc == PSR_OK && !t->stop) rc = evaluate(t, t->step, &met);
     if (rc == PSR_OK) {
         res->met = met;
-        res->preempted = t.stop;
-        res->ckpt_step = t.last_ckpt_step;
-        MPI_Allreduce(&t.examples, &res->examples, 1, MPI_INT64_T, MPI_SUM, wk_comm);
-        MPI_Allreduce(&t.rows_hash, &res->rows_hash, 1, MPI_UINT64_T, MPI_SUM, wk_comm);
-        MPI_Allreduce(&t.step, &res->steps, 1, MPI_INT64_T, MPI_MAX, wk_comm);
-        int64_t mine = t.examples - examples0, run;
+        res->preempted = t->stop;
+        res->ckpt_step = t->last_ckpt_step;
+        MPI_Allreduce(&t->examples, &res->examples, 1, MPI_INT64_T, MPI_SUM, wk_comm);
+        MPI_Allreduce(&t->rows_hash, &res->rows_hash, 1, MPI_UINT64_T, MPI_SUM, wk_comm);
+        MPI_Allreduce(&t->step, &res->steps, 1, MPI_INT64_T, MPI_MAX, wk_comm);
+        int64_t mine = t->examples - examples0, run;
         MPI_Allreduce(&mine, &run, 1, MPI_INT64_T, MPI_SUM, wk_comm);
         res->run_examples = run;
+        int64_t bad = rd_bad_rows(t->train) + (t->test ? rd_bad_rows(t->test) : 0);
+        MPI_Allreduce(&bad, &res->bad_rows, 1, MPI_INT64_T, MPI_SUM, wk_comm);
         double secs = t_end - t_start;
         MPI_Allreduce(&secs, &res->seconds, 1, MPI_DOUBLE, MPI_MAX, wk_comm);
-        res->read_seconds = t.t_read;
-        res->compute_seconds = t.t_compute;
-        res->wait_seconds = t.client.wait_seconds;
-        if (t.dense_mode == CFG_DENSE_ALLREDUCE) {
+        /* this worker's split covers its whole run, the last checkpoint and evaluation too */
+        res->read_seconds = t->t_read;
+        res->compute_seconds = t->t_compute;
+        res->wait_seconds = t->client.wait_seconds - wait0;
+        res->own_seconds = psr_now() - t_start;
+        if (t->dense_mode == CFG_DENSE_ALLREDUCE) {
             float *scratch = psr_xmalloc(3 * WIRE_DENSE_BLOCK * sizeof *scratch);
-            res->dense_digest = replica_digest(&t, scratch);
+            res->dense_digest = replica_digest(t, scratch);
             free(scratch);
         }
-        wk_client_push_wait(&t.client);
-        wk_client_shutdown(&t.client);
+        wk_client_push_wait(&t->client);
+        wk_client_shutdown(&t->client);
     }
-
-    rd_close(t.train);
-    rd_close(t.test);
-    wk_client_free(&t.client);
-    wk_model_free(&t.model);
-    wk_catalog_free(&t.catalog);
-    wk_split_free(&t.split);
-    free(t.dm);
-    free(t.dv);
-    free(t.red);
-    for (int i = 0; i < 3; i++) wk_batch_free(&t.batch[i]);
-    free(t.score);
-    free(t.dscore);
-    wk_eval_free(&t);
     return rc;
 }

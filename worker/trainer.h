@@ -31,6 +31,7 @@
 
 #include "ckpt.h"
 #include "config.h"
+#include "schedule.h"
 
 #define WK_POLL_STEPS 16 /* steps between polls for signals and checkpoint.every_seconds */
 
@@ -51,7 +52,11 @@ typedef struct {
     int64_t examples;    /* training examples over all workers, since the job's first run */
     int64_t run_examples;/* of which trained by this run (after a resume, fewer) */
     int64_t steps;       /* steps of the busiest worker */
-    double seconds;      /* training wall time, start to the end of the last epoch */
+    int64_t bad_rows;    /* malformed rows skipped by every read of data.train and data.test,
+                            all workers (a row counts once per pass that read it) */
+    double seconds;      /* training wall time, start to the end of the last epoch, slowest
+                            worker */
+    double own_seconds;  /* the same for this worker: what its split below adds up to */
     double read_seconds, compute_seconds, wait_seconds; /* this worker's split */
     uint64_t rows_hash;  /* sum of wk_row_hash over every trained example, all workers */
     uint64_t dense_digest; /* digest of the allreduce dense replica (0 otherwise) */
@@ -62,12 +67,33 @@ typedef struct {
 typedef struct {
     ckpt_hook_t ckpt;   /* collective checkpoint write (ckpt.job NULL: checkpoints off) */
     const char *resume; /* checkpoint directory to resume from, or NULL */
+    psr_schedule_t sched; /* the learning-rate schedule as resolved for this job (schedule.h) */
+    /* Start-up agreement (launch/cmd_train.c): called once by every worker after its data
+     * was prepared and the checkpoint read, with that status; returns the job-wide verdict.
+     * NULL: none. */
+    int (*agree)(void *ctx, int rc);
+    void *agree_ctx;
 } wk_train_opts_t;
 
-/* Run worker training. ps_comm: servers are ranks [0, n_servers), workers after them;
- * wk_comm: the workers only. Fills *res (global figures valid on every worker).
+typedef struct wk_trainer wk_trainer_t;
+
+/* Open this worker's inputs: its shares of data.train and data.test (a text share's first row
+ * is read, so a missing file, a format training does not accept or a bad first file is found
+ * here) and the model. No communication, so the caller can agree on the outcome with every
+ * rank. *out is set even on error (free it with wk_train_free). */
+int wk_train_open(wk_trainer_t **out, const cfg_t *cfg, MPI_Comm wk_comm);
+
+/* Run worker training on an opened trainer. ps_comm: servers are ranks [0, n_servers),
+ * workers after them; the trainer's wk_comm: the workers only. Calls o->agree once after the
+ * data and the checkpoint were read. Fills *res (global figures valid on every worker).
  * Returns PSR_OK or an error (the caller stops the job). */
-int wk_train(const cfg_t *cfg, const wk_train_opts_t *o, MPI_Comm ps_comm, MPI_Comm wk_comm,
-             int n_servers, wk_result_t *res);
+int wk_train_run(wk_trainer_t *t, const wk_train_opts_t *o, MPI_Comm ps_comm, int n_servers,
+                 wk_result_t *res);
+void wk_train_free(wk_trainer_t *t); /* accepts NULL */
+
+/* What checkpoint `dir` says about the job's progress (its global.state): examples trained
+ * since the job's first run, the epoch a resume continues with, and the furthest worker's
+ * steps. PSR_OK or an error naming the file. */
+int wk_ckpt_progress(const char *dir, int64_t *examples, int64_t *epoch, int64_t *steps);
 
 #endif

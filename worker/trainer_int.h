@@ -20,7 +20,7 @@
 
 #define EVAL 2 /* index of the evaluation batch */
 
-typedef struct {
+typedef struct wk_trainer {
     const cfg_t *cfg;
     const wk_train_opts_t *o;
     MPI_Comm wk_comm;
@@ -54,6 +54,8 @@ typedef struct {
     int64_t last_ckpt_step; /* -1: none yet */
     double last_ckpt_time;
     int stop;           /* a preemption checkpoint was written: end the job */
+    int64_t seen;       /* at an evaluation: examples all workers have trained */
+    int model_ok, client_ok, batch_ok; /* what wk_train_free must free */
 } trainer_t;
 
 /* Fill b from r with the rows of split part `part` (WK_SPLIT_TRAIN or WK_SPLIT_TEST).
