@@ -593,11 +593,11 @@ int wk_train(const cfg_t *cfg, const wk_train_opts_t *o, MPI_Comm ps_comm, MPI_C
     MPI_Comm_rank(wk_comm, &t.worker);
     MPI_Comm_size(wk_comm, &t.n_workers);
 
-    int rc = rd_open_cfg(&t.train, cfg, 0, t.worker, t.n_workers);
+    int rc = rd_open_cfg(&t.train, cfg, RD_USE_TRAIN, t.worker, t.n_workers);
     if (rc == PSR_OK && cfg->data.split == CFG_SPLIT_FILES)
-        rc = rd_open_cfg(&t.test, cfg, 1, t.worker, t.n_workers);
+        rc = rd_open_cfg(&t.test, cfg, RD_USE_TEST, t.worker, t.n_workers);
     else if (rc == PSR_OK) /* the held-out rows come out of data.train */
-        rc = rd_open_cfg(&t.test, cfg, 0, t.worker, t.n_workers);
+        rc = rd_open_cfg(&t.test, cfg, RD_USE_HELDOUT, t.worker, t.n_workers);
     if (rc != PSR_OK) {
         rd_close(t.train);
         return rc;
