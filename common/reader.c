@@ -17,7 +17,15 @@
  *    learns the number of its first line only when a malformed row needs it, by counting
  *    newlines from the file start once (cached per file, valid across rewinds).
  *  - max_bad_rows applies per pass over the share (rd_rewind starts a new count: the same
- *    bad rows come back each epoch); warnings are printed in the first pass only. */
+ *    bad rows come back each epoch); warnings are printed in the first pass only.
+ *  - The shuffle window (rule 7) sits on top of the sequential reader (seq_*: rules 1-6)
+ *    for text and generated rows; blocks shuffle in blkstream.c. It deep-copies each row
+ *    (label, time, dense values, features, raw user/item ids) into arrays sized once for
+ *    N rows: 32 bytes per row (time 8, label 4, feature and id offsets 4 + 4, id lengths
+ *    4 + 4, permutation 4) + 4 per dense value + 14 per feature (key 8, value 4, field 2)
+ *    + the id bytes. Rows point into those arrays until the next rd_next. A position names
+ *    the window's start, not its rows, so nothing but a few integers is ever saved; the
+ *    price is re-reading up to N rows when a job resumes. */
 #include "reader.h"
 
 #include <errno.h>
@@ -1010,9 +1018,9 @@ static uint64_t win_seed(uint64_t seed, int worker, int64_t pass, int64_t window
 }
 
 /* Room for sh_n rows of `feats` features and `toks` raw-id bytes each, keeping the first
- * nf features and nt bytes. Capacities grow by at least a quarter, so a run of slightly
- * larger rows costs a few reallocations, not one per row. */
-static void win_reserve(rd_reader_t *r, int64_t feats, int64_t toks, uint64_t nf, uint64_t nt)
+ * nf features and the raw ids held. Capacities grow by at least a quarter, so a run of
+ * slightly larger rows costs a few reallocations, not one per row. */
+static void win_reserve(rd_reader_t *r, int64_t feats, int64_t toks, uint64_t nf)
 {
     const size_t N = (size_t)r->sh_n;
     if (feats > r->w_feat_row) {
@@ -1038,8 +1046,7 @@ static void win_reserve(rd_reader_t *r, int64_t feats, int64_t toks, uint64_t nf
     if (toks > r->w_tok_row) {
         int64_t per = r->w_tok_row + r->w_tok_row / 4;
         if (per < toks) per = toks;
-        r->w_tok = psr_xrealloc(r->w_tok, N * (size_t)per);
-        (void)nt; /* realloc keeps the first nt bytes */
+        r->w_tok = psr_xrealloc(r->w_tok, N * (size_t)per); /* keeps the bytes held */
         r->w_tok_row = per;
     }
 }
@@ -1076,15 +1083,24 @@ int rd_shuffle(rd_reader_t *r, int64_t rows, uint64_t seed)
      * text with a user or item column), grown if rows hold more */
     const int ids = r->src == RD_SRC_TEXT && r->text &&
                     (r->schema.user_field >= 0 || r->schema.item_field >= 0);
-    win_reserve(r, r->schema.n_fields > 0 ? r->schema.n_fields : 1, ids ? 16 : 0, 0, 0);
+    win_reserve(r, r->schema.n_fields > 0 ? r->schema.n_fields : 1, ids ? 16 : 0, 0);
     r->w_index = 0;
     r->w_loaded = 0;
     return PSR_OK;
 }
 
 /* Fill window r->w_index from the sequential reader and draw its permutation. PSR_OK (w_n 0
- * at the end of the pass) or an error code. */
+ * at the end of the pass) or an error code, sticky in r->err (the sequential reader has
+ * moved past the window start) until rd_rewind or rd_seek. */
+static int win_fill_rows(rd_reader_t *r);
 static int win_fill(rd_reader_t *r)
+{
+    int rc = win_fill_rows(r);
+    if (rc != PSR_OK) r->err = rc;
+    return rc;
+}
+
+static int win_fill_rows(rd_reader_t *r)
 {
     seq_tell(r, &r->w_start);
     r->w_rows0 = seq_rows(r);
@@ -1109,7 +1125,7 @@ static int win_fill(rd_reader_t *r)
                       "more than 2^32 features or raw-id bytes; lower data.shuffle_buffer",
                       (long long)N, (long long)n + 1);
         if (row.n_feat > r->w_feat_row || toks > r->w_tok_row)
-            win_reserve(r, row.n_feat, toks, nf, nt);
+            win_reserve(r, row.n_feat, toks, nf);
         r->w_time[n] = row.time;
         r->w_label[n] = row.label;
         if (D) memcpy(r->w_dense + n * D, row.dense, (size_t)D * sizeof *row.dense);
@@ -1143,6 +1159,7 @@ static int win_fill(rd_reader_t *r)
 
 static int win_next(rd_reader_t *r, rd_row_t *row)
 {
+    if (r->err) return -r->err;
     for (;;) {
         if (!r->w_loaded) {
             int rc = win_fill(r);
@@ -1192,11 +1209,10 @@ static int win_seek(rd_reader_t *r, const rd_pos_t *p)
                   "(data.shuffle_buffer=%lld)", (long long)k, (long long)done, (long long)n);
     rd_pos_t q = *p;
     memset(q.blocks, 0, sizeof q.blocks);
+    r->w_loaded = 0;
     int rc = seq_seek(r, &q);
-    if (rc != PSR_OK) {
-        r->w_loaded = 0;
-        return rc;
-    }
+    if (rc != PSR_OK) return rc;
+    r->err = 0;
     r->w_index = k;
     rc = win_fill(r);
     if (rc != PSR_OK) return rc;
@@ -1220,6 +1236,7 @@ int rd_next(rd_reader_t *r, rd_row_t *row)
 int rd_rewind(rd_reader_t *r)
 {
     PSR_FORWARD(seq_rewind(r));
+    r->err = 0;
     r->w_index = 0;
     r->w_loaded = 0;
     r->w_n = r->w_next = 0;

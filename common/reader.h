@@ -1,5 +1,6 @@
 /* reader: streams one worker's share of Criteo-format text logs (plain or .gz) as rows of
- * hashed features.
+ * hashed features, optionally shuffled within windows of rows (rule 7); also csv/movielens
+ * text, block files and generated rows behind the same interface (rd_open_cfg).
  *
  * Rules (documented for users in docs/DATA.md):
  *  1. A Criteo row is 40 tab-separated fields: label (0 or 1), 13 integer fields, 26

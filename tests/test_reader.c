@@ -1676,6 +1676,7 @@ static void test_shuffle_criteo(void)
         snprintf(want, sizeof want, "%s:1501: malformed row: ", plain);
         CHECK_CONTAINS(psr_err_msg(), want);
         CHECK_CONTAINS(psr_err_msg(), "exceed data.max_bad_rows=2");
+        CHECK_INT(rd_next(r, &row), -PSR_ERR_DATA); /* sticky: no row past a failed window */
         rd_close(r);
     }
     gf_free(&g);
