@@ -120,7 +120,7 @@ typedef struct {
         int separator;       /* enum cfg_separator; csv column separator, default "comma" */
         int multi_separator; /* enum cfg_multi_separator; within multi columns, default "pipe" */
         int header_lines;    /* csv/movielens: lines skipped at the top of each file; [0, 1000000], default 0 */
-        int shuffle_buffer;  /* rows shuffled together when reading blocks; 0 = off; [0, 2^30], default 0 */
+        int shuffle_buffer;  /* rows shuffled together by the training reader (text, generated or blocks); 0 = off; [0, 2^30], default 0 */
         int source;          /* enum cfg_source; "files" (default) | "generate" */
         int64_t gen_rows;    /* generate: training rows per epoch; [1, 2^62], default 1000000 */
         int64_t gen_test_rows; /* generate: test rows (0 = none); [0, 2^62], default 0 */

@@ -17,7 +17,15 @@
  *    learns the number of its first line only when a malformed row needs it, by counting
  *    newlines from the file start once (cached per file, valid across rewinds).
  *  - max_bad_rows applies per pass over the share (rd_rewind starts a new count: the same
- *    bad rows come back each epoch); warnings are printed in the first pass only. */
+ *    bad rows come back each epoch); warnings are printed in the first pass only.
+ *  - The shuffle window (rule 7) sits on top of the sequential reader (seq_*: rules 1-6)
+ *    for text and generated rows; blocks shuffle in blkstream.c. It deep-copies each row
+ *    (label, time, dense values, features, raw user/item ids) into arrays sized once for
+ *    N rows: 32 bytes per row (time 8, label 4, feature and id offsets 4 + 4, id lengths
+ *    4 + 4, permutation 4) + 4 per dense value + 14 per feature (key 8, value 4, field 2)
+ *    + the id bytes. Rows point into those arrays until the next rd_next. A position names
+ *    the window's start, not its rows, so nothing but a few integers is ever saved; the
+ *    price is re-reading up to N rows when a job resumes. */
 #include "reader.h"
 
 #include <errno.h>
@@ -411,8 +419,35 @@ struct rd_reader {
 
     int64_t rows, bad;  /* since open */
     int64_t bad_pass;   /* malformed rows in the current pass */
-    int64_t pass;       /* rewinds done */
+    int64_t pass;       /* rewinds done (generated rows: counted for the shuffle seed) */
     int err;            /* sticky error code, 0 if none */
+
+    /* Shuffle window (rule 7): rows [0, w_n) of window w_index copied out of the sequential
+     * reader, returned in w_perm order; w_next of them returned. Per-row arrays (w_label ..
+     * w_perm, w_dense) are carved from w_slab, sized for sh_n rows at rd_shuffle; features
+     * (w_key, w_val, w_field carved from w_fslab) for sh_n * w_feat_row and raw ids (w_tok)
+     * for sh_n * w_tok_row, both grown only when a row needs more than any before. */
+    int64_t sh_n;       /* rows per window, 0 = off */
+    uint64_t sh_seed;   /* train.seed */
+    int w_loaded;       /* rows [0, w_n) hold window w_index; else the sequential reader is
+                           at the start of window w_index */
+    int64_t w_index, w_n, w_next;
+    rd_pos_t w_start;   /* sequential position at the window start */
+    int64_t w_rows0;    /* sequential rows read at the window start */
+    int32_t w_dense_n;  /* dense values per row (the schema's) */
+    int64_t w_feat_row, w_tok_row; /* capacity per row: features, raw-id bytes */
+    void *w_slab, *w_fslab;
+    int64_t *w_time;    /* (sh_n) */
+    float *w_label;     /* (sh_n) */
+    uint32_t *w_foff;   /* (sh_n + 1) first feature of each row */
+    uint32_t *w_toff;   /* (sh_n) first raw-id byte: user then item */
+    int32_t *w_ulen, *w_ilen; /* (sh_n) raw-id lengths, -1: none */
+    uint32_t *w_perm;   /* (sh_n) */
+    float *w_dense;     /* (sh_n, w_dense_n) */
+    uint64_t *w_key;    /* (sh_n * w_feat_row) */
+    float *w_val;       /* (sh_n * w_feat_row) */
+    uint16_t *w_field;  /* (sh_n * w_feat_row) */
+    char *w_tok;        /* (sh_n * w_tok_row) */
 };
 
 static int has_gz_suffix(const char *p)
@@ -748,7 +783,8 @@ static int next_block_row(rd_reader_t *r, rd_row_t *row)
     return 1;
 }
 
-int rd_next(rd_reader_t *r, rd_row_t *row)
+/* rd_next without the shuffle window: rules 1-6. */
+static int seq_next(rd_reader_t *r, rd_row_t *row)
 {
     if (r->src == RD_SRC_BLOCKS) return next_block_row(r, row);
     if (r->src == RD_SRC_GEN) return gensrc_next(r->gen, row);
@@ -829,11 +865,12 @@ int rd_next(rd_reader_t *r, rd_row_t *row)
     }
 }
 
-int rd_rewind(rd_reader_t *r)
+static int seq_rewind(rd_reader_t *r)
 {
     if (r->src == RD_SRC_BLOCKS) return bks_rewind(r->bks);
     if (r->src == RD_SRC_GEN) {
         gensrc_rewind(r->gen);
+        r->pass++;
         return PSR_OK;
     }
     close_cur(r);
@@ -845,7 +882,7 @@ int rd_rewind(rd_reader_t *r)
     return PSR_OK;
 }
 
-void rd_tell(const rd_reader_t *r, rd_pos_t *p)
+static void seq_tell(const rd_reader_t *r, rd_pos_t *p)
 {
     memset(p, 0, sizeof *p);
     p->kind = r->src;
@@ -860,6 +897,7 @@ void rd_tell(const rd_reader_t *r, rd_pos_t *p)
     if (r->src == RD_SRC_GEN) {
         p->offset = gensrc_tell(r->gen);
         p->rows = gensrc_rows_read(r->gen);
+        if (r->sh_n > 0) p->pass = r->pass; /* without a window: zero, as always */
         return;
     }
     p->file = r->cur;
@@ -878,19 +916,21 @@ void rd_tell(const rd_reader_t *r, rd_pos_t *p)
     p->long_idx = r->long_idx;
 }
 
-int rd_seek(rd_reader_t *r, const rd_pos_t *p)
+/* rd_seek without the shuffle window (rd_seek checked the source kind). */
+static int seq_seek(rd_reader_t *r, const rd_pos_t *p)
 {
-    static const char *const src_names[] = {"text", "block files", "generated rows"};
-    PSR_RETURN_IF(p->kind != r->src, PSR_ERR_FORMAT,
-                  "reader position saved for %s, but this reader reads %s",
-                  p->kind >= 0 && p->kind <= RD_SRC_GEN ? src_names[p->kind] : "an unknown source",
-                  src_names[r->src]);
     if (r->src == RD_SRC_BLOCKS) {
         bks_pos_t b;
         memcpy(&b, p->blocks, sizeof b);
         return bks_seek(r->bks, &b);
     }
-    if (r->src == RD_SRC_GEN) return gensrc_seek(r->gen, p->offset);
+    if (r->src == RD_SRC_GEN) {
+        PSR_RETURN_IF(p->pass < 0, PSR_ERR_FORMAT, "reader position: pass %lld",
+                      (long long)p->pass);
+        PSR_FORWARD(gensrc_seek(r->gen, p->offset));
+        if (r->sh_n > 0) r->pass = p->pass;
+        return PSR_OK;
+    }
     PSR_RETURN_IF(p->file < 0 || p->file > r->n_files || p->pass < 0 || p->bad_pass < 0 ||
                       p->rows < 0 || p->bad < 0 || p->line_idx < 0 || p->long_idx < 0 ||
                       p->offset < -1,
@@ -939,7 +979,7 @@ int rd_seek(rd_reader_t *r, const rd_pos_t *p)
     return PSR_OK;
 }
 
-uint64_t rd_share_fingerprint(const rd_reader_t *r)
+static uint64_t seq_fingerprint(const rd_reader_t *r)
 {
     if (r->src == RD_SRC_BLOCKS) {
         bks_pos_t b;
@@ -957,13 +997,297 @@ uint64_t rd_share_fingerprint(const rd_reader_t *r)
     return h;
 }
 
-int64_t rd_rows_read(const rd_reader_t *r)
+static int64_t seq_rows(const rd_reader_t *r)
 {
     if (r->src == RD_SRC_BLOCKS) return bks_rows_read(r->bks);
     if (r->src == RD_SRC_GEN) return gensrc_rows_read(r->gen);
     return r->rows;
 }
 int64_t rd_bad_rows(const rd_reader_t *r) { return r->src == RD_SRC_TEXT ? r->bad : 0; }
+
+/* ------------------------------------------------------------------------------------ */
+/* Shuffle window (rule 7)                                                              */
+
+/* The window's seed: one 64-bit value from (seed, worker, pass, window), mixed in turn. */
+static uint64_t win_seed(uint64_t seed, int worker, int64_t pass, int64_t window)
+{
+    uint64_t h = psr_mix64(seed ^ 0x7264736875666cULL); /* "rdshufl" */
+    h = psr_mix64(h ^ (uint64_t)worker);
+    h = psr_mix64(h ^ (uint64_t)pass);
+    return psr_mix64(h ^ (uint64_t)window);
+}
+
+/* Room for sh_n rows of `feats` features and `toks` raw-id bytes each, keeping the first
+ * nf features and the raw ids held. Capacities grow by at least a quarter, so a run of
+ * slightly larger rows costs a few reallocations, not one per row. */
+static void win_reserve(rd_reader_t *r, int64_t feats, int64_t toks, uint64_t nf)
+{
+    const size_t N = (size_t)r->sh_n;
+    if (feats > r->w_feat_row) {
+        int64_t per = r->w_feat_row + r->w_feat_row / 4;
+        if (per < feats) per = feats;
+        const size_t cap = N * (size_t)per;
+        char *slab = psr_xmalloc(cap * (sizeof(uint64_t) + sizeof(float) + sizeof(uint16_t)));
+        uint64_t *key = (uint64_t *)slab;
+        float *val = (float *)(key + cap);
+        uint16_t *field = (uint16_t *)(val + cap);
+        if (nf) {
+            memcpy(key, r->w_key, nf * sizeof *key);
+            memcpy(val, r->w_val, nf * sizeof *val);
+            memcpy(field, r->w_field, nf * sizeof *field);
+        }
+        free(r->w_fslab);
+        r->w_fslab = slab;
+        r->w_key = key;
+        r->w_val = val;
+        r->w_field = field;
+        r->w_feat_row = per;
+    }
+    if (toks > r->w_tok_row) {
+        int64_t per = r->w_tok_row + r->w_tok_row / 4;
+        if (per < toks) per = toks;
+        r->w_tok = psr_xrealloc(r->w_tok, N * (size_t)per); /* keeps the bytes held */
+        r->w_tok_row = per;
+    }
+}
+
+int rd_shuffle(rd_reader_t *r, int64_t rows, uint64_t seed)
+{
+    PSR_RETURN_IF(r->src == RD_SRC_BLOCKS, PSR_ERR_INTERNAL,
+                  "rd_shuffle: block readers shuffle in bks_open");
+    PSR_RETURN_IF(rows < 0 || rows > ((int64_t)1 << 30), PSR_ERR_INTERNAL,
+                  "rd_shuffle: %lld rows", (long long)rows);
+    PSR_RETURN_IF(r->sh_n > 0 || r->pass > 0 || seq_rows(r) > 0 || r->bad > 0 || r->is_open ||
+                      r->cur > 0 || (r->src == RD_SRC_GEN && gensrc_tell(r->gen) != r->worker),
+                  PSR_ERR_INTERNAL, "rd_shuffle: the reader was already used");
+    if (rows == 0) return PSR_OK;
+    r->sh_n = rows;
+    r->sh_seed = seed;
+    const size_t N = (size_t)rows, D = (size_t)r->schema.n_dense;
+    r->w_dense_n = (int32_t)D;
+    /* per-row arrays, widest first so every one stays aligned */
+    const size_t bytes = N * sizeof(int64_t) + N * sizeof(float) + (N + 1) * sizeof(uint32_t) +
+                         N * sizeof(uint32_t) + 2 * N * sizeof(int32_t) +
+                         N * sizeof(uint32_t) + N * D * sizeof(float);
+    char *p = psr_xmalloc(bytes);
+    r->w_slab = p;
+    r->w_time = (int64_t *)p;
+    r->w_label = (float *)(r->w_time + N);
+    r->w_foff = (uint32_t *)(r->w_label + N);
+    r->w_toff = r->w_foff + N + 1;
+    r->w_ulen = (int32_t *)(r->w_toff + N);
+    r->w_ilen = r->w_ulen + N;
+    r->w_perm = (uint32_t *)(r->w_ilen + N);
+    r->w_dense = (float *)(r->w_perm + N);
+    /* features and raw ids: what the schema suggests (one feature per field; raw ids for
+     * text with a user or item column), grown if rows hold more */
+    const int ids = r->src == RD_SRC_TEXT && r->text &&
+                    (r->schema.user_field >= 0 || r->schema.item_field >= 0);
+    win_reserve(r, r->schema.n_fields > 0 ? r->schema.n_fields : 1, ids ? 16 : 0, 0);
+    r->w_index = 0;
+    r->w_loaded = 0;
+    return PSR_OK;
+}
+
+/* Fill window r->w_index from the sequential reader and draw its permutation. PSR_OK (w_n 0
+ * at the end of the pass) or an error code, sticky in r->err (the sequential reader has
+ * moved past the window start) until rd_rewind or rd_seek. */
+static int win_fill_rows(rd_reader_t *r);
+static int win_fill(rd_reader_t *r)
+{
+    int rc = win_fill_rows(r);
+    if (rc != PSR_OK) r->err = rc;
+    return rc;
+}
+
+static int win_fill_rows(rd_reader_t *r)
+{
+    seq_tell(r, &r->w_start);
+    r->w_rows0 = seq_rows(r);
+    r->w_loaded = 0;
+    r->w_n = r->w_next = 0;
+    const int64_t N = r->sh_n, D = r->w_dense_n;
+    uint64_t nf = 0, nt = 0;
+    int64_t n = 0;
+    rd_row_t row;
+    while (n < N) {
+        int rc = seq_next(r, &row);
+        if (rc < 0) return -rc;
+        if (rc == 0) break;
+        PSR_RETURN_IF(row.n_dense != D, PSR_ERR_INTERNAL,
+                      "reader: a row with %d dense values, the schema has %lld", row.n_dense,
+                      (long long)D);
+        const int32_t ul = row.user_tok ? row.user_len : -1;
+        const int32_t il = row.item_tok ? row.item_len : -1;
+        const int64_t toks = (ul > 0 ? ul : 0) + (il > 0 ? il : 0);
+        PSR_RETURN_IF(nf + (uint64_t)row.n_feat > UINT32_MAX || nt + (uint64_t)toks > UINT32_MAX,
+                      PSR_ERR_CONFIG, "data.shuffle_buffer=%lld: a window of %lld rows holds "
+                      "more than 2^32 features or raw-id bytes; lower data.shuffle_buffer",
+                      (long long)N, (long long)n + 1);
+        if (row.n_feat > r->w_feat_row || toks > r->w_tok_row)
+            win_reserve(r, row.n_feat, toks, nf);
+        r->w_time[n] = row.time;
+        r->w_label[n] = row.label;
+        if (D) memcpy(r->w_dense + n * D, row.dense, (size_t)D * sizeof *row.dense);
+        r->w_foff[n] = (uint32_t)nf;
+        memcpy(r->w_key + nf, row.key, (size_t)row.n_feat * sizeof *row.key);
+        memcpy(r->w_val + nf, row.val, (size_t)row.n_feat * sizeof *row.val);
+        memcpy(r->w_field + nf, row.field, (size_t)row.n_feat * sizeof *row.field);
+        nf += (uint64_t)row.n_feat;
+        r->w_toff[n] = (uint32_t)nt;
+        r->w_ulen[n] = ul;
+        r->w_ilen[n] = il;
+        if (ul > 0) memcpy(r->w_tok + nt, row.user_tok, (size_t)ul);
+        if (il > 0) memcpy(r->w_tok + nt + (ul > 0 ? ul : 0), row.item_tok, (size_t)il);
+        nt += (uint64_t)toks;
+        n++;
+    }
+    r->w_foff[n] = (uint32_t)nf;
+    psr_rng_t g;
+    psr_rng_seed(&g, win_seed(r->sh_seed, r->worker, r->pass, r->w_index));
+    for (int64_t i = 0; i < n; i++) r->w_perm[i] = (uint32_t)i;
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)psr_rng_below(&g, (uint64_t)i + 1);
+        uint32_t t = r->w_perm[i];
+        r->w_perm[i] = r->w_perm[j];
+        r->w_perm[j] = t;
+    }
+    r->w_n = n;
+    r->w_loaded = 1;
+    return PSR_OK;
+}
+
+static int win_next(rd_reader_t *r, rd_row_t *row)
+{
+    if (r->err) return -r->err;
+    for (;;) {
+        if (!r->w_loaded) {
+            int rc = win_fill(r);
+            if (rc != PSR_OK) return -rc;
+        }
+        if (r->w_next < r->w_n) break;
+        if (r->w_n < r->sh_n) return 0; /* a short window ends the pass */
+        r->w_index++;
+        r->w_loaded = 0;
+    }
+    const uint32_t i = r->w_perm[r->w_next++];
+    const uint32_t f0 = r->w_foff[i];
+    row->label = r->w_label[i];
+    row->time = r->w_time[i];
+    row->n_dense = r->w_dense_n;
+    row->dense = r->w_dense + (size_t)i * (size_t)r->w_dense_n;
+    row->n_feat = (int32_t)(r->w_foff[i + 1] - f0);
+    row->field = r->w_field + f0;
+    row->key = r->w_key + f0;
+    row->val = r->w_val + f0;
+    const int32_t ul = r->w_ulen[i], il = r->w_ilen[i];
+    const char *t = r->w_tok + r->w_toff[i];
+    row->user_len = ul;
+    row->user_tok = ul >= 0 ? t : NULL;
+    row->item_len = il;
+    row->item_tok = il >= 0 ? t + (ul > 0 ? ul : 0) : NULL;
+    return 1;
+}
+
+/* rd_seek of a shuffled reader: the window start, then window k again, then skip. */
+static int win_seek(rd_reader_t *r, const rd_pos_t *p)
+{
+    const int64_t tag = p->blocks[0], n = tag == RD_POS_WINDOW ? p->blocks[1] : 0;
+    PSR_RETURN_IF(n != r->sh_n, PSR_ERR_FORMAT,
+                  "reader position saved with data.shuffle_buffer=%lld, but this reader has "
+                  "data.shuffle_buffer=%lld", (long long)n, (long long)r->sh_n);
+    if (r->sh_n == 0) {
+        for (int i = 0; i < 6; i++)
+            PSR_RETURN_IF(p->blocks[i] != 0, PSR_ERR_FORMAT,
+                          "reader position: unexpected window data for %s",
+                          r->src == RD_SRC_GEN ? "generated rows" : "text");
+        return seq_seek(r, p);
+    }
+    const int64_t k = p->blocks[2], done = p->blocks[3];
+    PSR_RETURN_IF(k < 0 || done < 0 || done > n || p->blocks[4] || p->blocks[5],
+                  PSR_ERR_FORMAT, "reader position: window %lld, %lld rows returned from it "
+                  "(data.shuffle_buffer=%lld)", (long long)k, (long long)done, (long long)n);
+    rd_pos_t q = *p;
+    memset(q.blocks, 0, sizeof q.blocks);
+    r->w_loaded = 0;
+    int rc = seq_seek(r, &q);
+    if (rc != PSR_OK) return rc;
+    r->err = 0;
+    r->w_index = k;
+    rc = win_fill(r);
+    if (rc != PSR_OK) return rc;
+    PSR_RETURN_IF(done > r->w_n, PSR_ERR_FORMAT,
+                  "reader position: %lld rows returned from shuffle window %lld, which holds "
+                  "only %lld rows (the data changed since the position was saved)",
+                  (long long)done, (long long)k, (long long)r->w_n);
+    r->w_next = done;
+    r->w_start = q; /* what was saved: a resumed job's rd_tell gives the same bytes */
+    return PSR_OK;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* The reader: the sequential reader, or the shuffle window on top of it                 */
+
+int rd_next(rd_reader_t *r, rd_row_t *row)
+{
+    return r->sh_n > 0 ? win_next(r, row) : seq_next(r, row);
+}
+
+int rd_rewind(rd_reader_t *r)
+{
+    PSR_FORWARD(seq_rewind(r));
+    r->err = 0;
+    r->w_index = 0;
+    r->w_loaded = 0;
+    r->w_n = r->w_next = 0;
+    return PSR_OK;
+}
+
+void rd_tell(const rd_reader_t *r, rd_pos_t *p)
+{
+    if (r->sh_n == 0) {
+        seq_tell(r, p);
+        return;
+    }
+    int64_t k = r->w_index, done = 0;
+    if (r->w_loaded && (r->w_next < r->w_n || r->w_n == 0)) {
+        *p = r->w_start; /* inside window k, or at the end of the pass */
+        done = r->w_next;
+    } else { /* at the start of a window: of w_index, or of the next one once this is done */
+        seq_tell(r, p);
+        if (r->w_loaded) k++;
+    }
+    p->blocks[0] = RD_POS_WINDOW;
+    p->blocks[1] = r->sh_n;
+    p->blocks[2] = k;
+    p->blocks[3] = done;
+}
+
+int rd_seek(rd_reader_t *r, const rd_pos_t *p)
+{
+    static const char *const src_names[] = {"text", "block files", "generated rows"};
+    PSR_RETURN_IF(p->kind != r->src, PSR_ERR_FORMAT,
+                  "reader position saved for %s, but this reader reads %s",
+                  p->kind >= 0 && p->kind <= RD_SRC_GEN ? src_names[p->kind] : "an unknown source",
+                  src_names[r->src]);
+    if (r->src == RD_SRC_BLOCKS) return seq_seek(r, p);
+    return win_seek(r, p);
+}
+
+uint64_t rd_share_fingerprint(const rd_reader_t *r)
+{
+    uint64_t h = seq_fingerprint(r);
+    if (r->sh_n > 0) /* without a window: the fingerprint of old checkpoints */
+        h = psr_mix64(h ^ psr_mix64((uint64_t)r->sh_n ^ ((uint64_t)RD_POS_WINDOW << 16)) ^
+                      r->sh_seed);
+    return h;
+}
+
+int64_t rd_rows_read(const rd_reader_t *r)
+{
+    if (r->sh_n > 0 && r->w_loaded) return r->w_rows0 + r->w_next;
+    return seq_rows(r);
+}
 
 void rd_close(rd_reader_t *r)
 {
@@ -976,6 +1300,9 @@ void rd_close(rd_reader_t *r)
     free(r->buf);
     free(r->text);
     free(r->pbuf);
+    free(r->w_slab);
+    free(r->w_fslab);
+    free(r->w_tok);
     free(r);
 }
 
@@ -990,9 +1317,12 @@ static int has_suffix(const char *p, const char *suf)
     return l >= n && memcmp(p + l - n, suf, n) == 0;
 }
 
-int rd_open_cfg(rd_reader_t **out, const cfg_t *c, int test, int worker, int n_workers)
+int rd_open_cfg(rd_reader_t **out, const cfg_t *c, int use, int worker, int n_workers)
 {
     *out = NULL;
+    PSR_RETURN_IF(use < 0 || use >= RD_USE_COUNT, PSR_ERR_INTERNAL, "rd_open_cfg: use %d", use);
+    const int test = use == RD_USE_TEST;
+    const int shuffle = use == RD_USE_TRAIN ? c->data.shuffle_buffer : 0;
     const char *what = test ? "data.test" : "data.train";
     if (c->data.source == CFG_SOURCE_GENERATE && (!test || c->data.gen_test_rows > 0)) {
         /* the test rows come from the same model and their own row stream */
@@ -1004,7 +1334,14 @@ int rd_open_cfg(rd_reader_t **out, const cfg_t *c, int test, int worker, int n_w
         r->src = RD_SRC_GEN;
         r->gen = g;
         r->fd = -1;
+        r->worker = worker;
+        r->n_workers = n_workers;
         blk_schema_criteo(&r->schema, c->data.int_mode);
+        int rc = rd_shuffle(r, shuffle, c->train.seed);
+        if (rc != PSR_OK) {
+            rd_close(r);
+            return rc;
+        }
         *out = r;
         return PSR_OK;
     }
@@ -1024,7 +1361,7 @@ int rd_open_cfg(rd_reader_t **out, const cfg_t *c, int test, int worker, int n_w
         bks_opts_t o = bks_opts_default();
         o.worker = worker;
         o.n_workers = n_workers;
-        o.shuffle_buffer = test ? 0 : c->data.shuffle_buffer;
+        o.shuffle_buffer = shuffle;
         o.seed = c->train.seed;
         o.expect = &want;
         bks_t *b = NULL;
@@ -1043,6 +1380,10 @@ int rd_open_cfg(rd_reader_t **out, const cfg_t *c, int test, int worker, int n_w
         prep_text_from_config(c, t);
         rc = rd_open_text(out, files, n, worker, n_workers, t, c->data.max_bad_rows);
         free(t);
+        if (rc == PSR_OK && (rc = rd_shuffle(*out, shuffle, c->train.seed)) != PSR_OK) {
+            rd_close(*out);
+            *out = NULL;
+        }
     }
     rd_free_paths(files, n);
     return rc;

@@ -1,5 +1,6 @@
 /* reader: streams one worker's share of Criteo-format text logs (plain or .gz) as rows of
- * hashed features.
+ * hashed features, optionally shuffled within windows of rows (rule 7); also csv/movielens
+ * text, block files and generated rows behind the same interface (rd_open_cfg).
  *
  * Rules (documented for users in docs/DATA.md):
  *  1. A Criteo row is 40 tab-separated fields: label (0 or 1), 13 integer fields, 26
@@ -27,7 +28,20 @@
  *     checkpoints); rd_seek to it on a reader opened with the same (files, worker,
  *     n_workers) yields exactly the rows that would have followed. A plain file resumes at
  *     the byte offset of the next line; a .gz file is decompressed again up to the saved
- *     offset of the uncompressed stream (gzip cannot seek). */
+ *     offset of the uncompressed stream (gzip cannot seek).
+ *  7. Shuffle window (rd_shuffle; data.shuffle_buffer N > 0 for the training reader of text or
+ *     generated rows, never for a test reader). Pass p (0 at open, +1 per rd_rewind) is cut
+ *     into windows of N consecutive rows of rule 5's sequence (the last may hold fewer);
+ *     window k is copied out of the sequential reader and returned in the order of a
+ *     Fisher-Yates shuffle drawn from psr_rng seeded by (seed, worker, p, k), so rows move at
+ *     most N - 1 places and every pass has another order. Malformed rows are skipped (counted,
+ *     reported, max_bad_rows checked) while a window is filled, up to N rows ahead of the
+ *     rows returned. The position is the sequential reader's position at the window start
+ *     (file, offset, line and row counters, pass) with blocks[] = {RD_POS_WINDOW, N, k, rows
+ *     already returned from window k, 0, 0}; rd_seek re-reads window k from its start, draws
+ *     the same permutation and skips the rows returned, so the same rows follow. A finished
+ *     window is reported as window k + 1 with 0 rows returned, at the sequential position
+ *     where it ends. With N = 0 nothing changes: blocks[] stays zero. */
 #ifndef PSR_READER_H
 #define PSR_READER_H
 
@@ -101,26 +115,43 @@ int rd_open_text(rd_reader_t **out, char *const *files, int n_files, int worker,
 /* What the reader's rows hold: fields and their kinds (user, item, time ...). */
 const struct blk_schema *rd_schema(const rd_reader_t *r);
 
-/* The reader for data.train (test = 0) or data.test (test = 1) of config c, worker `worker`
- * of n_workers: generated rows when data.source is generate (test rows from data.gen_test_rows
- * with their own seed); block files when every path ends in .psrb (a prefetch thread,
- * data.shuffle_buffer for training, the schema of the config's data.format/columns required);
- * else text of data.format (criteo, csv, movielens).
- * *out is NULL (and PSR_OK) when there is no test set. */
-int rd_open_cfg(rd_reader_t **out, const cfg_t *c, int test, int worker, int n_workers);
+/* What rd_open_cfg opens a reader for: the rows to train on (shuffled by
+ * data.shuffle_buffer), data.test, or data.train read for evaluation (the held-out rows of a
+ * random or leave-last-out split, the training pairs of top-K evaluation: never shuffled). */
+enum rd_use { RD_USE_TRAIN, RD_USE_TEST, RD_USE_HELDOUT, RD_USE_COUNT };
+
+/* The reader for `use` (enum rd_use) of config c, worker `worker` of n_workers: generated
+ * rows when data.source is generate (test rows from data.gen_test_rows with their own seed);
+ * block files when every path ends in .psrb (a prefetch thread, the schema of the config's
+ * data.format/columns required); else text of data.format (criteo, csv, movielens).
+ * RD_USE_TRAIN applies data.shuffle_buffer with train.seed (blocks: docs/BLOCKS.md; text and
+ * generated rows: rule 7). *out is NULL (and PSR_OK) when there is no test set. */
+int rd_open_cfg(rd_reader_t **out, const cfg_t *c, int use, int worker, int n_workers);
+
+/* Rule 7: return the rows of a text or generated-rows reader in shuffled windows of `rows`
+ * rows (0: off), seeded by `seed` (train.seed). Allocates the window (about
+ * 32 + 4 * dense + 14 * features + token bytes per row: reader.c) once, here; it grows only
+ * when a row with more features or longer raw ids than any before arrives. Call before the
+ * first rd_next. PSR_ERR_INTERNAL for a block reader (blocks shuffle in bks_open), for a
+ * reader already read from, or rows outside [0, 2^30]. */
+int rd_shuffle(rd_reader_t *r, int64_t rows, uint64_t seed);
 
 /* Next row of the share into *row. Returns 1 for a row, 0 at the end of the share,
  * or a negative -PSR_ERR_* on error (message in psr_err_msg()). */
 int rd_next(rd_reader_t *r, rd_row_t *row);
 
-/* Start the share again from its first row (next epoch). PSR_OK or an error. */
+/* Start the share again from its first row (next epoch; with a shuffle window, the next
+ * pass's permutation). PSR_OK or an error. */
 int rd_rewind(rd_reader_t *r);
 
 /* What a reader reads: Criteo text, .psrb blocks (common/blkstream.h), generated rows
  * (common/gensrc.h). rd_open reads text; rd_open_cfg picks by the config. */
 enum rd_source { RD_SRC_TEXT, RD_SRC_BLOCKS, RD_SRC_GEN };
 
-/* Rule 6. Every field is int64 so the struct has no padding and travels as bytes. */
+/* blocks[0] of a position inside a shuffled text or generated stream (rule 7): "rd_win". */
+#define RD_POS_WINDOW INT64_C(0x6e69775f6472)
+
+/* Rules 6 and 7. Every field is int64 so the struct has no padding and travels as bytes. */
 typedef struct {
     int64_t kind;       /* enum rd_source of the reader it came from */
     int64_t file;       /* index into the expanded file list; n_files when the share is done */
@@ -130,23 +161,29 @@ typedef struct {
     int64_t first_off;  /* plain: offset of the share's first line in the file, -1 unknown */
     int64_t long_line;  /* 1 when inside an over-long line being dropped */
     int64_t long_idx;   /* that line's index */
-    int64_t pass;       /* rewinds done */
+    int64_t pass;       /* rewinds done (generated rows: only with a shuffle window) */
     int64_t bad_pass;   /* malformed rows so far in this pass */
     int64_t rows, bad;  /* counters since open */
-    int64_t blocks[6];  /* RD_SRC_BLOCKS: the block stream's bks_pos_t (48 bytes); generated
-                           rows use `offset` (the next row number) */
+    int64_t blocks[6];  /* RD_SRC_BLOCKS: the block stream's bks_pos_t (48 bytes); text and
+                           generated rows with a shuffle window (rule 7): {RD_POS_WINDOW,
+                           window rows N, window index in the pass, rows returned from it,
+                           0, 0}, the other fields then being those of the window start;
+                           zero without. Generated rows use `offset` (the next row number) */
 } rd_pos_t;
+_Static_assert(sizeof(rd_pos_t) == 17 * 8, "rd_pos_t is docs/CHECKPOINTS.md rule W1");
 
 void rd_tell(const rd_reader_t *r, rd_pos_t *pos);
 /* Continue from `pos` (from rd_tell of a reader with the same files and share). A position
  * that does not fit the files (index, offset past the share) is PSR_ERR_FORMAT. */
 int rd_seek(rd_reader_t *r, const rd_pos_t *pos);
-/* Fingerprint of the share's layout: file paths, sizes and kinds, worker, n_workers; a
- * saved position is only meaningful for a reader with the same fingerprint. */
+/* Fingerprint of the share's layout: file paths, sizes and kinds, worker, n_workers, and,
+ * with a shuffle window, its rows and seed; a saved position is only meaningful for a reader
+ * with the same fingerprint. */
 uint64_t rd_share_fingerprint(const rd_reader_t *r);
 
 int64_t rd_rows_read(const rd_reader_t *r); /* good rows returned since open */
-int64_t rd_bad_rows(const rd_reader_t *r);  /* malformed rows skipped since open */
+int64_t rd_bad_rows(const rd_reader_t *r);  /* malformed rows skipped since open (with a
+                                               shuffle window: read into windows so far) */
 
 /* Close and free; accepts NULL. */
 void rd_close(rd_reader_t *r);

@@ -1,7 +1,10 @@
 /* test_reader: the Criteo reader (common/reader.h): row parsing against an independent
  * formula, malformed-row reasons, plain vs .gz, worker shares (exactly once, by rule,
  * balanced), rewind, bad-row reports with file:line, I/O errors, strict gzip (a plain file
- * named .gz, concatenated members, trailing garbage) and path expansion.
+ * named .gz, concatenated members, trailing garbage), path expansion, and the shuffle window
+ * (rule 7) over Criteo text with malformed rows and .gz, csv with raw ids, and generated rows:
+ * permutations within windows, per pass and per seed, exact positions mid-window, at window
+ * edges and across rewinds, mismatched positions, and rd_open_cfg's use of it.
  * All data is generated here, under $PSREC_TEST_TMP (or /tmp). */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +21,7 @@
 #include "testfs.h"
 #include "config.h"
 #include "hash.h"
+#include "prep.h"
 #include "psr_error.h"
 #include "reader.h"
 
@@ -1352,6 +1356,456 @@ static void test_expand(void)
     rd_free_paths(NULL, 0);
 }
 
+
+/* ------------------------------------------------------------------------------------ */
+/* Shuffle window (rule 7)                                                              */
+
+/* A row's content as one number: label, time, dense values, features and raw ids. */
+static uint64_t row_sig(const rd_row_t *r)
+{
+    uint64_t h = psr_hash_bytes(&r->label, sizeof r->label, 0x736967);
+    h = psr_hash_bytes(&r->time, sizeof r->time, h);
+    int32_t n[4] = {r->n_dense, r->n_feat, r->user_tok ? r->user_len : -1,
+                    r->item_tok ? r->item_len : -1};
+    h = psr_hash_bytes(n, sizeof n, h);
+    if (r->n_dense > 0) h = psr_hash_bytes(r->dense, (size_t)r->n_dense * sizeof *r->dense, h);
+    if (r->n_feat > 0) {
+        h = psr_hash_bytes(r->field, (size_t)r->n_feat * sizeof *r->field, h);
+        h = psr_hash_bytes(r->key, (size_t)r->n_feat * sizeof *r->key, h);
+        h = psr_hash_bytes(r->val, (size_t)r->n_feat * sizeof *r->val, h);
+    }
+    if (n[2] > 0) h = psr_hash_bytes(r->user_tok, (size_t)n[2], h);
+    if (n[3] > 0) h = psr_hash_bytes(r->item_tok, (size_t)n[3], h);
+    return h;
+}
+
+/* How to open a reader of one share: rd_open_cfg(RD_USE_TRAIN) of a copy of `cfg` with
+ * data.shuffle_buffer and train.seed set; else rd_open_text (text) or rd_open (Criteo) of
+ * `files`, followed by rd_shuffle. */
+typedef struct {
+    const char *what;
+    const cfg_t *cfg;
+    char *const *files;
+    int n_files, w, W;
+    const prep_text_t *text;
+    int64_t max_bad;
+} src_t;
+
+static rd_reader_t *open_src(const src_t *s, int64_t N, uint64_t seed)
+{
+    rd_reader_t *r = NULL;
+    int rc;
+    if (s->cfg) {
+        cfg_t *c = malloc(sizeof *c);
+        *c = *s->cfg;
+        c->data.shuffle_buffer = (int)N;
+        c->train.seed = seed;
+        rc = rd_open_cfg(&r, c, RD_USE_TRAIN, s->w, s->W);
+        free(c);
+    } else {
+        rc = s->text ? rd_open_text(&r, s->files, s->n_files, s->w, s->W, s->text, s->max_bad)
+                     : rd_open(&r, s->files, s->n_files, s->w, s->W, CFG_INT_BUCKET, s->max_bad);
+        if (rc == PSR_OK) rc = rd_shuffle(r, N, seed);
+    }
+    if (rc != PSR_OK) {
+        fprintf(stderr, "%s: cannot open a reader: %s\n", s->what, psr_err_msg());
+        exit(2);
+    }
+    return r;
+}
+
+/* Up to `max` rows (all when max < 0) as signatures into out; the count, or -1 (a failed
+ * check) when rd_next fails or, reading all, the pass has more than `cap` rows. */
+static int64_t read_sigs(rd_reader_t *r, int64_t max, uint64_t *out, int64_t cap)
+{
+    rd_row_t row;
+    int64_t n = 0;
+    int rc = 1;
+    while ((max < 0 || n < max) && (rc = rd_next(r, &row)) == 1) {
+        if (n == cap) {
+            CHECK(n < cap);
+            return -1;
+        }
+        out[n++] = row_sig(&row);
+    }
+    CHECK(rc >= 0);
+    if (rc < 0) fprintf(stderr, "  rd_next: %s\n", psr_err_msg());
+    return rc < 0 ? -1 : n;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The same multiset of rows in a[0..n) and b[0..n). */
+static int same_rows(const uint64_t *a, const uint64_t *b, int64_t n, uint64_t *tmp)
+{
+    memcpy(tmp, a, (size_t)n * sizeof *a);
+    memcpy(tmp + n, b, (size_t)n * sizeof *b);
+    qsort(tmp, (size_t)n, sizeof *tmp, cmp_u64);
+    qsort(tmp + n, (size_t)n, sizeof *tmp, cmp_u64);
+    return n == 0 || memcmp(tmp, tmp + n, (size_t)n * sizeof *tmp) == 0;
+}
+
+static int same_seq(const uint64_t *a, const uint64_t *b, int64_t n)
+{
+    return n == 0 || memcmp(a, b, (size_t)n * sizeof *a) == 0;
+}
+
+#define SH_PASSES 3
+
+/* Rule 7 on one share with windows of N rows: every pass is a permutation of the sequential
+ * rows that keeps each row in its window; passes differ; the same seed gives the same order,
+ * another seed another; rd_tell after any number of rows (inside windows, at their edges, at
+ * the end), rd_seek on a fresh reader, gives exactly the rest of that pass, and after a
+ * rewind the next pass; malformed rows are reported as by the sequential reader. */
+static void check_shuffle(const src_t *s, int64_t N, int64_t want_rows, int64_t want_bad)
+{
+    const int64_t cap = want_rows + 1;
+    uint64_t *base = malloc((size_t)cap * sizeof *base), *tmp = malloc(2 * (size_t)cap * 8);
+    uint64_t *p[SH_PASSES], *q = malloc((size_t)cap * sizeof *q);
+    for (int i = 0; i < SH_PASSES; i++) p[i] = malloc((size_t)cap * sizeof *p[i]);
+
+    capture_begin();
+    rd_reader_t *r = open_src(s, 0, 7);
+    int64_t n = read_sigs(r, -1, base, cap);
+    rd_close(r);
+    char *warn_seq = capture_end();
+    CHECK_INT(n, want_rows);
+    if (n != want_rows) fprintf(stderr, "  %s, N=%lld\n", s->what, (long long)N);
+
+    /* three passes, the first with its warnings captured */
+    r = open_src(s, N, 7);
+    capture_begin();
+    int64_t m = read_sigs(r, -1, p[0], cap);
+    char *warn_shuf = capture_end();
+    CHECK_INT(m, n);
+    CHECK(strcmp(warn_seq, warn_shuf) == 0);
+    if (want_bad) CHECK_CONTAINS(warn_shuf, ": malformed row: ");
+    CHECK_INT(rd_bad_rows(r), want_bad);
+    for (int i = 1; i < SH_PASSES; i++) {
+        CHECK_INT(rd_rewind(r), PSR_OK);
+        CHECK_INT(read_sigs(r, -1, p[i], cap), n);
+    }
+    CHECK_INT(rd_rows_read(r), SH_PASSES * n);
+    CHECK_INT(rd_bad_rows(r), SH_PASSES * want_bad);
+    rd_close(r);
+    int perm = 1, windows = 1;
+    for (int i = 0; i < SH_PASSES; i++) {
+        perm &= same_rows(p[i], base, n, tmp);
+        for (int64_t k = 0; k < n; k += N) {
+            int64_t len = n - k < N ? n - k : N;
+            windows &= same_rows(p[i] + k, base + k, len, tmp);
+        }
+    }
+    CHECK(perm);
+    CHECK(windows);
+    if (N == 1) CHECK(same_seq(p[0], base, n)); /* a window of one row is no shuffle */
+    if (N >= 8 && n >= 16) {                     /* 1/8! chances of a false failure at most */
+        CHECK(!same_seq(p[0], base, n));
+        CHECK(!same_seq(p[1], p[0], n));
+        CHECK(!same_seq(p[2], p[1], n));
+    }
+
+    /* the same seed: the same passes; another seed: another order */
+    capture_begin();
+    r = open_src(s, N, 7);
+    for (int i = 0; i < SH_PASSES; i++) {
+        if (i) CHECK_INT(rd_rewind(r), PSR_OK);
+        CHECK_INT(read_sigs(r, -1, q, cap), n);
+        CHECK(same_seq(q, p[i], n));
+    }
+    rd_close(r);
+    r = open_src(s, N, 8);
+    CHECK_INT(read_sigs(r, -1, q, cap), n);
+    if (N >= 8 && n >= 16) CHECK(!same_seq(q, p[0], n));
+    CHECK(same_rows(q, base, n, tmp));
+    rd_close(r);
+    free(capture_end());
+
+    /* tell / seek in passes 0 and 1 */
+    int64_t cuts[] = {0, 1, N - 1, N, N + 1, 2 * N - 1, 2 * N, 2 * N + 1, n / 2, n - 1, n};
+    int bad_cut = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t c = 0; c < sizeof cuts / sizeof *cuts; c++) {
+            const int64_t cut = cuts[c];
+            if (cut < 0 || cut > n) continue;
+            rd_reader_t *a = open_src(s, N, 7), *b = open_src(s, N, 7);
+            CHECK(rd_share_fingerprint(a) == rd_share_fingerprint(b));
+            capture_begin(); /* the warnings of a re-read window are printed again */
+            if (pass) {
+                read_sigs(a, -1, q, cap);
+                CHECK_INT(rd_rewind(a), PSR_OK);
+            }
+            int64_t got = read_sigs(a, cut, q, cap);
+            rd_pos_t pos, again;
+            rd_tell(a, &pos);
+            /* the checks of one cut, each a bit of `ok`, named in a failure's message */
+            static const char *const what[] = {
+                "rows before the cut", "the position's window and pass", "rd_rows_read",
+                "rd_seek", "rd_tell after rd_seek", "rows after the cut",
+                "rd_rows_read after them", "the next pass"};
+            unsigned ok = got == cut && same_seq(q, p[pass], cut);
+            /* window k = cut / N with cut % N rows returned; at the end of the pass after a
+             * short window, the window after it with none */
+            const int64_t k = cut == n && n % N ? n / N + 1 : cut / N, done = cut - k * N;
+            ok |= (unsigned)(pos.blocks[0] == RD_POS_WINDOW && pos.blocks[1] == N &&
+                             pos.blocks[2] == k && pos.blocks[3] == (done > 0 ? done : 0) &&
+                             pos.blocks[4] == 0 && pos.blocks[5] == 0 && pos.pass == pass)
+                  << 1;
+            ok |= (unsigned)(rd_rows_read(a) == pass * n + cut) << 2;
+            ok |= (unsigned)(rd_seek(b, &pos) == PSR_OK) << 3;
+            rd_tell(b, &again);
+            const int gen = s->cfg && s->cfg->data.source == CFG_SOURCE_GENERATE;
+            if (gen) again.rows = pos.rows; /* generated rows count rows since open */
+            ok |= (unsigned)(memcmp(&pos, &again, sizeof pos) == 0) << 4; /* same bytes saved */
+            int64_t rest = read_sigs(b, -1, q, cap);
+            ok |= (unsigned)(rest == n - cut && same_seq(q, p[pass] + cut, n - cut)) << 5;
+            /* text restores the counters; generated rows count since open, the re-read
+             * part of the window included */
+            ok |= (unsigned)(rd_rows_read(b) == (gen ? n - cut + pos.blocks[3] : pass * n + n))
+                  << 6;
+            ok |= (unsigned)(rd_rewind(b) == PSR_OK && read_sigs(b, -1, q, cap) == n &&
+                             same_seq(q, p[pass + 1], n))
+                  << 7;
+            free(capture_end());
+            for (int i = 0; i < 8; i++)
+                if (!(ok >> i & 1)) {
+                    bad_cut++;
+                    fprintf(stderr, "  %s, N=%lld: rd_tell after %lld rows of pass %d (window "
+                            "%lld, %lld returned): %s differ\n", s->what, (long long)N,
+                            (long long)cut, pass, (long long)pos.blocks[2],
+                            (long long)pos.blocks[3], what[i]);
+                }
+            rd_close(a);
+            rd_close(b);
+        }
+    CHECK_INT(bad_cut, 0);
+
+    free(warn_seq);
+    free(warn_shuf);
+    free(base);
+    free(tmp);
+    free(q);
+    for (int i = 0; i < SH_PASSES; i++) free(p[i]);
+}
+
+/* Positions that do not fit: another window size, none, a window count past the data;
+ * fingerprints; rd_shuffle's preconditions. */
+static void check_shuffle_errors(const src_t *s, int64_t N)
+{
+    rd_reader_t *a = open_src(s, N, 7), *b = open_src(s, 2 * N, 7), *z = open_src(s, 0, 7),
+                *o = open_src(s, N, 8);
+    CHECK(rd_share_fingerprint(a) != rd_share_fingerprint(b));
+    CHECK(rd_share_fingerprint(a) != rd_share_fingerprint(z));
+    CHECK(rd_share_fingerprint(a) != rd_share_fingerprint(o));
+    capture_begin();
+    rd_row_t row;
+    for (int i = 0; i < N / 2 + 1; i++) CHECK_INT(rd_next(a, &row), 1);
+    rd_pos_t pos, zpos;
+    rd_tell(a, &pos);
+    rd_tell(z, &zpos);
+    CHECK_INT(rd_seek(b, &pos), PSR_ERR_FORMAT);
+    CHECK_CONTAINS(psr_err_msg(), "data.shuffle_buffer");
+    CHECK_INT(rd_seek(z, &pos), PSR_ERR_FORMAT);
+    CHECK_INT(rd_seek(a, &zpos), PSR_ERR_FORMAT);
+    rd_pos_t bad = pos;
+    bad.blocks[3] = N + 1;
+    CHECK_INT(rd_seek(o, &bad), PSR_ERR_FORMAT);
+    bad = pos;
+    bad.blocks[2] = -1;
+    CHECK_INT(rd_seek(o, &bad), PSR_ERR_FORMAT);
+    CHECK_INT(rd_shuffle(a, N, 7), PSR_ERR_INTERNAL); /* already shuffled and read */
+    CHECK_INT(rd_shuffle(z, 5, 7), PSR_OK); /* the failed seeks left it fresh */
+    rd_close(z);
+    z = open_src(s, 0, 7);
+    CHECK_INT(rd_next(z, &row), 1);
+    CHECK_INT(rd_shuffle(z, 5, 7), PSR_ERR_INTERNAL); /* already read from */
+    free(capture_end());
+    rd_close(a);
+    rd_close(b);
+    rd_close(z);
+    rd_close(o);
+}
+
+static void test_shuffle_criteo(void)
+{
+    /* a plain file with malformed rows and blank lines, and a .gz file, shared by 2 workers:
+     * byte ranges of the plain file, every other line of the .gz file */
+    char plain[1100], gz[1100];
+    tmp_path(plain, sizeof plain, "shuf.tsv");
+    tmp_path(gz, sizeof gz, "shuf.tsv.gz");
+    char bad_int[1024];
+    row_with(bad_int, sizeof bad_int, 5, "x1");
+    const char *texts[3] = {"2\tfoo", bad_int, bad_int};
+    int at[3] = {4, 700, 1501};
+    gfile_t g = gf_with_bad(50000, 1600, at, 3, texts);
+    write_file(plain, g.text, g.size);
+    gfile_t h = gf_make(60000, 1400, 29, 1);
+    write_gz(gz, h.text, h.size);
+    char *files[2] = {plain, gz};
+    int64_t total = 0, bad = 0;
+    for (int w = 0; w < 2; w++) {
+        int n_plain = expect_plain(&g, w, 2, ids_a), n_gz = expect_stride(&h, w, 2, ids_b);
+        int64_t b = 0, S = (int64_t)g.size, lo = w * S / 2, hi = (w + 1) * S / 2;
+        for (int k = 0; k < g.n_lines; k++) b += g.off[k] >= lo && g.off[k] < hi && g.id[k] == -2;
+        src_t s = {.what = "criteo", .files = files, .n_files = 2, .w = w, .W = 2,
+                   .max_bad = 10};
+        const int64_t sizes[] = {1, 7, 256, 100000};
+        for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++)
+            check_shuffle(&s, sizes[i], n_plain + n_gz, b);
+        total += n_plain + n_gz;
+        bad += b;
+        if (w == 0) check_shuffle_errors(&s, 64);
+    }
+    CHECK_INT(total, 1597 + 1400);
+    CHECK_INT(bad, 3);
+
+    /* max_bad_rows is checked while a window is filled, naming the row's file:line */
+    {
+        rd_reader_t *r = NULL;
+        CHECK_INT(rd_open(&r, files, 1, 0, 1, CFG_INT_BUCKET, 2), PSR_OK);
+        CHECK_INT(rd_shuffle(r, 100000, 1), PSR_OK);
+        rd_row_t row;
+        capture_begin();
+        CHECK_INT(rd_next(r, &row), -PSR_ERR_DATA);
+        free(capture_end());
+        char want[1300];
+        snprintf(want, sizeof want, "%s:1501: malformed row: ", plain);
+        CHECK_CONTAINS(psr_err_msg(), want);
+        CHECK_CONTAINS(psr_err_msg(), "exceed data.max_bad_rows=2");
+        CHECK_INT(rd_next(r, &row), -PSR_ERR_DATA); /* sticky: no row past a failed window */
+        rd_close(r);
+    }
+    gf_free(&g);
+    gf_free(&h);
+}
+
+/* csv with raw user and item ids and a multi-valued column: ids and feature counts grow
+ * along the file, so the window's arrays grow while it holds rows (their content must
+ * survive); the config route (rd_open_cfg) shuffles the training reader only. */
+static void test_shuffle_csv(void)
+{
+    char path[1100];
+    tmp_path(path, sizeof path, "shuf.csv");
+    size_t cap = 1 << 22, o = 0;
+    char *text = malloc(cap);
+    o += (size_t)snprintf(text, cap, "user,item,rating,time,tags\n");
+    const int rows = 3000;
+    for (int i = 0; i < rows; i++) {
+        uint64_t h = psr_mix64((uint64_t)i);
+        long long user = (long long)(h % 97) * (i < 1000 ? 1 : i < 2000 ? 1000003 : 100000000007LL);
+        o += (size_t)snprintf(text + o, cap - o, "%lld,%s%d,%d.%d,%d,", user,
+                              i > 2500 ? "item-with-a-much-longer-name-" : "i", (int)(h >> 20) % 400,
+                              1 + (int)(h >> 30) % 5, (int)(h >> 40) % 10, 1000 + i);
+        int tags = i < 1500 ? (int)(h >> 8) % 3 : (int)(h >> 8) % (10 + i / 100);
+        for (int t = 0; t < tags; t++)
+            o += (size_t)snprintf(text + o, cap - o, "%st%d", t ? "|" : "", (int)((h >> t) % 50));
+        if (i == 777) o += (size_t)snprintf(text + o, cap - o, ",extra"); /* malformed */
+        text[o++] = '\n';
+    }
+    write_file(path, text, o);
+    free(text);
+
+    cfg_t *c = calloc(1, sizeof *c);
+    cfg_defaults(c);
+    char yaml[2600];
+    snprintf(yaml, sizeof yaml,
+             "data:\n  format: csv\n  header_lines: 1\n  train: [%s]\n  test: [%s]\n"
+             "  columns: [user, item, label, time, multi]\n  max_bad_rows: 5\n", path, path);
+    int rc = cfg_load_string(c, yaml, "shuf.yaml");
+    CHECK_INT(rc, PSR_OK);
+    if (rc) {
+        fprintf(stderr, "  %s\n", psr_err_msg());
+        free(c);
+        return;
+    }
+    prep_text_t *t = malloc(sizeof *t);
+    prep_text_from_config(c, t);
+    char *files[1] = {path};
+    for (int W = 1; W <= 2; W++) {
+        int64_t total = 0;
+        for (int w = 0; w < W; w++) {
+            src_t s = {.what = "csv", .files = files, .n_files = 1, .w = w, .W = W, .text = t,
+                       .max_bad = 5};
+            rd_reader_t *r = open_src(&s, 0, 1);
+            uint64_t *sig = malloc((rows + 1) * sizeof *sig);
+            capture_begin();
+            int64_t n = read_sigs(r, -1, sig, rows + 1);
+            free(capture_end());
+            rd_close(r);
+            free(sig);
+            total += n;
+            const int64_t b = W == 1 || w == 0; /* line 779 lies in the first half */
+            check_shuffle(&s, 1000, n, b);
+            check_shuffle(&s, 333, n, b);
+            if (W == 2) {
+                src_t sc = s;
+                sc.text = NULL;
+                sc.cfg = c;
+                sc.what = "csv via rd_open_cfg";
+                check_shuffle(&sc, 500, n, b);
+            }
+        }
+        CHECK_INT(total, rows - 1);
+    }
+    /* rd_open_cfg: RD_USE_TEST and RD_USE_HELDOUT read in file order whatever
+     * data.shuffle_buffer says; RD_USE_TRAIN shuffles */
+    c->data.shuffle_buffer = 1000;
+    uint64_t *ref = malloc(rows * sizeof *ref), *got = malloc(rows * sizeof *got);
+    rd_reader_t *r = NULL;
+    CHECK_INT(rd_open_text(&r, files, 1, 0, 1, t, 5), PSR_OK);
+    capture_begin();
+    int64_t n = read_sigs(r, -1, ref, rows);
+    rd_close(r);
+    for (int use = RD_USE_TRAIN; use < RD_USE_COUNT; use++) {
+        CHECK_INT(rd_open_cfg(&r, c, use, 0, 1), PSR_OK);
+        CHECK_INT(read_sigs(r, -1, got, rows), n);
+        CHECK_INT(same_seq(got, ref, n), use != RD_USE_TRAIN);
+        rd_close(r);
+    }
+    free(capture_end());
+    free(ref);
+    free(got);
+    free(t);
+    free(c);
+}
+
+/* Generated rows (data.source generate) through rd_open_cfg. */
+static void test_shuffle_generated(void)
+{
+    cfg_t *c = calloc(1, sizeof *c);
+    cfg_defaults(c);
+    int rc = cfg_load_string(c, "data:\n  source: generate\n  gen_rows: 2501\n  gen_seed: 4\n"
+                                "  gen_test_rows: 300\n", "gen.yaml");
+    CHECK_INT(rc, PSR_OK);
+    if (rc) {
+        free(c);
+        return;
+    }
+    for (int w = 0; w < 2; w++) {
+        src_t s = {.what = "generated", .cfg = c, .w = w, .W = 2};
+        check_shuffle(&s, 100, 1251 - w, 0);
+        check_shuffle(&s, 4096, 1251 - w, 0);
+        if (w == 1) check_shuffle_errors(&s, 50);
+    }
+    /* the test rows are never shuffled */
+    rd_reader_t *a = NULL, *b = NULL;
+    c->data.shuffle_buffer = 100;
+    CHECK_INT(rd_open_cfg(&a, c, RD_USE_TEST, 0, 1), PSR_OK);
+    c->data.shuffle_buffer = 0;
+    CHECK_INT(rd_open_cfg(&b, c, RD_USE_TEST, 0, 1), PSR_OK);
+    uint64_t x[301], y[301];
+    CHECK_INT(read_sigs(a, -1, x, 301), 300);
+    CHECK_INT(read_sigs(b, -1, y, 301), 300);
+    CHECK(same_seq(x, y, 300));
+    rd_close(a);
+    rd_close(b);
+    free(c);
+}
+
 int main(void)
 {
     const char *base = getenv("PSREC_TEST_TMP");
@@ -1370,6 +1824,9 @@ int main(void)
     test_io_errors();
     test_gzip_strict();
     test_expand();
+    test_shuffle_criteo();
+    test_shuffle_csv();
+    test_shuffle_generated();
 
     free(ids_a);
     free(ids_b);

@@ -234,7 +234,7 @@ static int gather_users(trainer_t *t)
     size_t n = 0, cap = 0;
     int rc = collect(t, t->test, WK_SPLIT_TEST, &v, &n, &cap);
     rd_reader_t *train = NULL; /* its own reader: training may be mid-epoch */
-    if (rc == PSR_OK) rc = rd_open_cfg(&train, t->cfg, 0, t->worker, t->n_workers);
+    if (rc == PSR_OK) rc = rd_open_cfg(&train, t->cfg, RD_USE_HELDOUT, t->worker, t->n_workers);
     if (rc == PSR_OK) rc = collect(t, train, WK_SPLIT_TRAIN, &v, &n, &cap);
     rd_close(train);
     int bad = rc != PSR_OK, any;

@@ -625,15 +625,17 @@ int wk_ckpt_progress(const char *dir, int64_t *examples, int64_t *epoch, int64_t
 /* Open a reader as rd_open_cfg does and, for text, read its first row through a second reader
  * that is then closed: a plain file named .gz or a first file in a format training does not
  * accept is found now, before the job starts, not when the first batch is read. */
-static int open_input(rd_reader_t **out, const cfg_t *cfg, int test, int worker, int n_workers)
+static int open_input(rd_reader_t **out, const cfg_t *cfg, int use, int worker, int n_workers)
 {
-    PSR_FORWARD(rd_open_cfg(out, cfg, test, worker, n_workers));
+    PSR_FORWARD(rd_open_cfg(out, cfg, use, worker, n_workers));
     if (!*out) return PSR_OK;
     rd_pos_t pos;
     rd_tell(*out, &pos);
     if (pos.kind != RD_SRC_TEXT) return PSR_OK; /* blocks and generated rows check at open */
     rd_reader_t *probe = NULL;
-    int rc = rd_open_cfg(&probe, cfg, test, worker, n_workers);
+    /* the probe reads in file order: a shuffled reader would fill a whole window first */
+    int rc = rd_open_cfg(&probe, cfg, use == RD_USE_TRAIN ? RD_USE_HELDOUT : use, worker,
+                         n_workers);
     if (rc == PSR_OK && probe) {
         rd_row_t row;
         int n = rd_next(probe, &row);
@@ -656,11 +658,11 @@ int wk_train_open(wk_trainer_t **out, const cfg_t *cfg, MPI_Comm wk_comm)
     t->last_ckpt_step = -1;
     MPI_Comm_rank(wk_comm, &t->worker);
     MPI_Comm_size(wk_comm, &t->n_workers);
-    int rc = open_input(&t->train, cfg, 0, t->worker, t->n_workers);
+    int rc = open_input(&t->train, cfg, RD_USE_TRAIN, t->worker, t->n_workers);
     if (rc == PSR_OK && cfg->data.split == CFG_SPLIT_FILES)
-        rc = open_input(&t->test, cfg, 1, t->worker, t->n_workers);
+        rc = open_input(&t->test, cfg, RD_USE_TEST, t->worker, t->n_workers);
     else if (rc == PSR_OK) /* the held-out rows come out of data.train */
-        rc = rd_open_cfg(&t->test, cfg, 0, t->worker, t->n_workers);
+        rc = rd_open_cfg(&t->test, cfg, RD_USE_HELDOUT, t->worker, t->n_workers);
     if (rc != PSR_OK) return rc;
     t->schema = *rd_schema(t->train);
     rc = wk_model_init(&t->model, cfg, &t->schema, cfg->train.batch_size);
