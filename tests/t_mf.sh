@@ -15,18 +15,19 @@ summary() { grep -E '^(digest|result):' "$1" | sed 's/ seconds=.*//'; }
 opt=$(field rmse optimum: gen_r.out)
 [ -n "$opt" ] || fail "no optimum rmse: $(cat gen_r.out)"
 # the generated rows are sorted by user, as MovieLens' are: shuffle within 200000 rows; the
-# learning rate decays linearly to 0 over each worker's steps (10 epochs of 200000 / 512)
+# learning rate decays linearly to 0 over the run's 10 x 200000 examples, whatever the worker count
 base=(-c "$CFG" --set "data.train=$WORK/r/train.csv" --set "data.test=$WORK/r/test.csv"
       --set data.split=files --set model.dim=8 --set model.init_std=0.1 --set model.l2=0.02
       --set optimizer.lr=0.02 --set train.batch_size=512 --set train.progress_seconds=100)
-R=("${base[@]}" --set train.epochs=10 --set data.shuffle_buffer=200000 --set optimizer.decay=linear)
-mpi 240 2 -- train "${R[@]}" --set optimizer.decay_steps=3907 > mf.out 2> mf.err ||
+R=("${base[@]}" --set train.epochs=10 --set data.shuffle_buffer=200000 --set optimizer.decay=linear
+   --set optimizer.decay_examples=2000000)
+mpi 240 2 -- train "${R[@]}" > mf.out 2> mf.err ||
   fail "mf run failed: $(tail -n 5 mf.err)"
 rmse=$(field rmse result: mf.out)
 near "$rmse" "$opt" 0.03 || fail "MF RMSE $rmse, planted noise $opt (tolerance 0.03)"
 ok "MF 1 server + 1 worker: RMSE $rmse, planted optimum $opt"
 
-mpi 300 4 -- train "${R[@]}" --set optimizer.decay_steps=1954 --set cluster.servers=2 \
+mpi 300 4 -- train "${R[@]}" --set cluster.servers=2 \
   > mf22.out 2> mf22.err || fail "mf 2+2 failed: $(tail -n 5 mf22.err)"
 rmse22=$(field rmse result: mf22.out)
 near "$rmse22" "$opt" 0.03 || fail "MF 2 servers + 2 workers: RMSE $rmse22, optimum $opt"

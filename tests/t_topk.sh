@@ -33,7 +33,7 @@ mpi 120 3 -- train "${I[@]}" --set model.type=pop --set train.epochs=1 > pop2.ou
 ok "pop: 2 workers give the same figures as 1"
 
 mpi 300 2 -- train "${I[@]}" --set model.type=mf --set model.loss=bpr --set train.epochs=10 \
-  --set optimizer.decay=linear --set optimizer.decay_steps=7813 > bpr.out 2> bpr.err ||
+  --set optimizer.decay=linear --set optimizer.decay_examples=2000000 > bpr.out 2> bpr.err ||
   fail "mf bpr failed: $(tail -n 5 bpr.err)"
 bhr=$(field hr@10 result: bpr.out)
 near "$bhr" "$ohr" 0.05 || fail "MF-BPR HR@10 $bhr, planted optimum $ohr"
@@ -41,7 +41,7 @@ ge_by "$bhr" "$phr" 0.05 || fail "MF-BPR HR@10 $bhr not above pop $phr"
 ok "MF-BPR: HR@10 $bhr (optimum $ohr, pop $phr), full protocol"
 
 mpi 600 2 -- train "${I[@]}" --set model.type=neumf --set train.epochs=6 \
-  --set optimizer.decay=linear --set optimizer.decay_steps=4688 > neumf.out 2> neumf.err ||
+  --set optimizer.decay=linear --set optimizer.decay_examples=1200000 > neumf.out 2> neumf.err ||
   fail "neumf failed: $(tail -n 5 neumf.err)"
 nhr=$(field hr@10 result: neumf.out)
 near "$nhr" "$ohr" 0.05 || fail "NeuMF HR@10 $nhr, planted optimum $ohr"
