@@ -18,7 +18,8 @@ opt=$(field rmse optimum: gen_r.out)
 # learning rate decays linearly to 0 over the run's 10 x 200000 examples, whatever the worker count
 base=(-c "$CFG" --set "data.train=$WORK/r/train.csv" --set "data.test=$WORK/r/test.csv"
       --set data.split=files --set model.dim=8 --set model.init_std=0.1 --set model.l2=0.02
-      --set optimizer.lr=0.02 --set train.batch_size=512 --set train.progress_seconds=100)
+      --set optimizer.lr=0.02 --set train.batch_size=512 --set train.progress_seconds=100
+      --set data.shuffle_buffer=0)
 R=("${base[@]}" --set train.epochs=10 --set data.shuffle_buffer=200000 --set optimizer.decay=linear
    --set optimizer.decay_examples=2000000)
 mpi 240 2 -- train "${R[@]}" > mf.out 2> mf.err ||
