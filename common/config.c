@@ -101,7 +101,7 @@ static const char *const protocol_names[] = {"full", "sampled"};
 _Static_assert(sizeof protocol_names / sizeof protocol_names[0] == CFG_PROTOCOL_COUNT, "protocol");
 static const char *const optim_names[] = {"adam", "adagrad", "rowwise_adagrad"};
 _Static_assert(sizeof optim_names / sizeof optim_names[0] == PSR_OPTIM_COUNT, "optim_names");
-static const char *const format_names[] = {"criteo", "csv", "movielens"};
+static const char *const format_names[] = {"criteo", "csv", "movielens", "libsvm", "libffm"};
 _Static_assert(sizeof format_names / sizeof format_names[0] == CFG_FORMAT_COUNT, "format_names");
 static const char *const int_mode_names[] = {"bucket", "dense"};
 _Static_assert(sizeof int_mode_names / sizeof int_mode_names[0] == CFG_INT_MODE_COUNT,
@@ -204,6 +204,7 @@ static const cfg_key_t cfg_keys[] = {
     KEY_ENUM("data.separator", data.separator, separator_names, CFG_SEP_COMMA),
     KEY_ENUM("data.multi_separator", data.multi_separator, multi_separator_names, CFG_MSEP_PIPE),
     KEY_INT("data.header_lines", data.header_lines, 0, 1000000, 0),
+    KEY_INT("data.fields", data.fields, 0, 1024, 0),
     KEY_INT("data.shuffle_buffer", data.shuffle_buffer, 0, 1 << 30, 0),
     KEY_ENUM("data.source", data.source, source_names, CFG_SOURCE_FILES),
     KEY_I64("data.gen_rows", data.gen_rows, 1, I64_2P62, 1000000),
@@ -1330,6 +1331,9 @@ static int validate_columns(const cfg_t *c)
 {
     const cfg_enums_t *L = &c->data.columns;
     const char *fmt = format_names[c->data.format];
+    if (c->data.fields > 0 && c->data.format != CFG_FORMAT_LIBFFM)
+        return PSR_ERR(PSR_ERR_CONFIG, "invalid config: data.fields is %d but data.format is "
+                       "%s; data.fields only applies to libffm; set it to 0", c->data.fields, fmt);
     if (c->data.format == CFG_FORMAT_CRITEO) {
         if (L->n > 0)
             return PSR_ERR(PSR_ERR_CONFIG, "invalid config: data.columns is set but data.format "
@@ -1339,6 +1343,18 @@ static int validate_columns(const cfg_t *c)
             return PSR_ERR(PSR_ERR_CONFIG, "invalid config: data.header_lines is %d but "
                            "data.format is criteo, whose files have no header; set "
                            "data.header_lines to 0", c->data.header_lines);
+        return PSR_OK;
+    }
+    if (c->data.format == CFG_FORMAT_LIBSVM || c->data.format == CFG_FORMAT_LIBFFM) {
+        if (L->n > 0)
+            return PSR_ERR(PSR_ERR_CONFIG, "invalid config: data.columns is set but data.format "
+                           "is %s, whose rows are 'label %s ...' without columns; remove "
+                           "data.columns", fmt, c->data.format == CFG_FORMAT_LIBSVM
+                           ? "index:value" : "field:index:value");
+        if (c->data.format == CFG_FORMAT_LIBFFM && c->data.fields == 0)
+            return PSR_ERR(PSR_ERR_CONFIG, "invalid config: data.format is libffm but "
+                           "data.fields is 0; set data.fields to the number of fields (one more "
+                           "than the largest field index in the files, at most 1024)");
         return PSR_OK;
     }
     if (L->n == 0) {
@@ -1629,10 +1645,24 @@ void cfg_schema_desc(const cfg_t *c, char *buf, size_t cap)
                                 cfg_enum_name("data.format", c->data.format),
                                 cfg_enum_name("data.int_mode", c->data.int_mode));
     if (c->data.format == CFG_FORMAT_CRITEO) return; /* as before columns existed */
+    if (c->data.format == CFG_FORMAT_LIBSVM || c->data.format == CFG_FORMAT_LIBFFM) {
+        /* the field count and what a label means are all that shape the rows (prep.h P6) */
+        if (c->data.format == CFG_FORMAT_LIBFFM && o < cap)
+            o += (size_t)snprintf(buf + o, cap - o, " fields=%d", c->data.fields);
+        if (o < cap)
+            snprintf(buf + o, cap - o, " labels=%s", cfg_click_labels(c) ? "click" : "value");
+        return;
+    }
     /* csv / movielens: what each column is (the keys' field numbers follow from it) */
     for (int j = 0; j < c->data.columns.n && o + 16 < cap; j++)
         o += (size_t)snprintf(buf + o, cap - o, "%s%s", j ? "," : " columns=",
                               column_names[c->data.columns.v[j]]);
+}
+
+int cfg_click_labels(const cfg_t *c)
+{
+    if (c->model.loss == CFG_LOSS_MSE) return 0;
+    return !(c->model.loss == CFG_LOSS_AUTO && c->eval.task == CFG_TASK_RATING);
 }
 
 uint64_t cfg_fingerprint(const char *desc)

@@ -22,6 +22,8 @@ enum cfg_data_format {
     CFG_FORMAT_CRITEO,    /* label, 13 integer, 26 categorical tab-separated fields */
     CFG_FORMAT_CSV,       /* columns described by data.columns, split at data.separator */
     CFG_FORMAT_MOVIELENS, /* "::"-separated; data.columns defaults to user, item, label, ignore */
+    CFG_FORMAT_LIBSVM,    /* "label idx:val ...": one field of weighted features (prep.h P6) */
+    CFG_FORMAT_LIBFFM,    /* "label field:idx:val ...": data.fields fields (prep.h P6) */
     CFG_FORMAT_COUNT
 };
 /* Kind of one text column of a csv / movielens file (data.columns). */
@@ -119,7 +121,9 @@ typedef struct {
         cfg_enums_t columns; /* csv/movielens: enum cfg_column per text column; default [] */
         int separator;       /* enum cfg_separator; csv column separator, default "comma" */
         int multi_separator; /* enum cfg_multi_separator; within multi columns, default "pipe" */
-        int header_lines;    /* csv/movielens: lines skipped at the top of each file; [0, 1000000], default 0 */
+        int header_lines;    /* csv/movielens/libsvm/libffm: lines skipped at the top of each file; [0, 1000000], default 0 */
+        int fields;          /* libffm: fields of the rows (field indices 0 .. fields-1); [0, 1024],
+                                default 0; required with libffm, 0 with every other format */
         int shuffle_buffer;  /* rows shuffled together by the training reader (text, generated or blocks); 0 = off; [0, 2^30], default 0 */
         int source;          /* enum cfg_source; "files" (default) | "generate" */
         int64_t gen_rows;    /* generate: training rows per epoch; [1, 2^62], default 1000000 */
@@ -246,6 +250,12 @@ const char *cfg_enum_name(const char *key, int value);
  * fingerprints (cfg_fingerprint) and refuse to load into a config that differs. */
 void cfg_schema_desc(const cfg_t *c, char *buf, size_t cap);
 uint64_t cfg_fingerprint(const char *desc);
+
+/* 1 when labels are clicks for the training loss (bce: model.loss bce, or auto without
+ * eval.task rating), 0 when they are values (mse). libsvm / libffm labels depend on it
+ * (prep.h P6); their rows have no user or item, so only the click models (lr, fm, deepfm,
+ * dlrm) train on them and an auto loss is bce unless eval.task is rating. */
+int cfg_click_labels(const cfg_t *c);
 
 /* Flat byte image for MPI_Bcast: cfg_t is plain data, so this is a copy; kept as functions
  * so the image can become versioned without touching callers. */

@@ -56,6 +56,18 @@ void prep_text_from_config(const cfg_t *c, prep_text_t *t)
         blk_schema_criteo(&t->schema, c->data.int_mode);
         return;
     }
+    if (c->data.format == CFG_FORMAT_LIBSVM || c->data.format == CFG_FORMAT_LIBFFM) {
+        /* P6: one multi field (libsvm) or data.fields of them (libffm), no columns */
+        blk_schema_t *s = &t->schema;
+        t->fields = c->data.format == CFG_FORMAT_LIBSVM ? 1 : c->data.fields;
+        t->click_labels = cfg_click_labels(c);
+        s->format = c->data.format;
+        s->int_mode = c->data.int_mode;
+        s->user_field = s->item_field = -1;
+        s->n_fields = t->fields;
+        for (int f = 0; f < t->fields; f++) s->kind[f] = BLK_FIELD_MULTI;
+        return;
+    }
     if (c->data.columns.n > 0) {
         t->n_cols = c->data.columns.n;
         memcpy(t->col, c->data.columns.v, (size_t)t->n_cols);
@@ -240,9 +252,168 @@ static int bad_row(const prep_text_t *t, const char *line, const char *e, int ki
     return PSR_ERR_DATA;
 }
 
+/* ---- libsvm / libffm rows (P6) ------------------------------------------------------------ */
+
+static int is_blank(char ch) { return ch == ' ' || ch == '\t'; }
+
+/* Digits only, value in [0, max]: 1 and *out, else 0. */
+static int parse_index(const char *s, size_t n, uint64_t max, uint64_t *out)
+{
+    if (n == 0) return 0;
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return 0;
+        uint64_t d = (uint64_t)(s[i] - '0');
+        if (v > (max - d) / 10) return 0;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 1;
+}
+
+/* v in canonical decimal into out (at least 21 bytes); returns the length. */
+static size_t canonical_decimal(uint64_t v, char *out)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* One libsvm / libffm line into *row (P6). */
+static int parse_svm(const prep_text_t *t, const char *line, size_t len, prep_row_buf_t *buf,
+                     blk_row_t *row, char *why, size_t cap)
+{
+    const int ffm = t->format == CFG_FORMAT_LIBFFM;
+    const char *e = line + len;
+    if (len && e[-1] == '\r') e--;
+    const char *p = line;
+    char shown[RD_TOKEN_SHOWN * 4 + 8], part[RD_TOKEN_SHOWN * 4 + 8];
+    buf->time = RD_NO_TIME;
+    buf->user_tok = buf->item_tok = NULL;
+    buf->user_len = buf->item_len = -1;
+    while (p < e && is_blank(*p)) p++;
+    if (p == e) {
+        snprintf(why, cap, "no label: the line holds only spaces or tabs");
+        return PSR_ERR_DATA;
+    }
+    const char *q = p;
+    while (q < e && !is_blank(*q)) q++;
+    double v = 0.0;
+    float y = 0.0f;
+    int ok = parse_number(p, (size_t)(q - p), &v);
+    if (ok) y = (float)v;
+    if (!ok || !isfinite(y)) {
+        rd_quote_token(shown, sizeof shown, p, (size_t)(q - p));
+        snprintf(why, cap, "label '%s' is not a number", shown);
+        return PSR_ERR_DATA;
+    }
+    if (t->click_labels) {
+        if (y == -1.0f) y = 0.0f;
+        if (!(y >= 0.0f && y <= 1.0f)) {
+            rd_quote_token(shown, sizeof shown, p, (size_t)(q - p));
+            snprintf(why, cap, "label '%s' is not a click label: allowed -1 or 0 (no click), 1 "
+                     "(click) or a probability in [0, 1] (the loss is bce; model.loss: mse "
+                     "trains on the values)", shown);
+            return PSR_ERR_DATA;
+        }
+    }
+    row->label = y;
+    int nf = 0, sorted = 1, k = 0;
+    for (p = q;;) {
+        while (p < e && is_blank(*p)) p++;
+        if (p == e || *p == '#') break; /* the end, or a comment */
+        q = p;
+        while (q < e && !is_blank(*q)) q++;
+        const size_t tl = (size_t)(q - p);
+        if (k == 0 && tl > 4 && !memcmp(p, "qid:", 4)) { /* svm-rank query id: ignored */
+            uint64_t qid;
+            if (!parse_index(p + 4, tl - 4, (uint64_t)INT64_MAX, &qid)) {
+                rd_quote_token(shown, sizeof shown, p, tl);
+                snprintf(why, cap, "'%s': the query id is not an integer in [0, 2^63)", shown);
+                return PSR_ERR_DATA;
+            }
+            p = q;
+            k = -1; /* a second qid is an ordinary (bad) token */
+            continue;
+        }
+        k = k < 0 ? 1 : k + 1;
+        rd_quote_token(shown, sizeof shown, p, tl);
+        /* the ':'-separated parts: [field:]index:value */
+        const char *c1 = memchr(p, ':', tl), *c2 = c1 ? memchr(c1 + 1, ':', (size_t)(q - c1 - 1)) : NULL;
+        const char *c3 = c2 ? memchr(c2 + 1, ':', (size_t)(q - c2 - 1)) : NULL;
+        if (!c1 || (ffm ? (!c2 || c3) : c2 != NULL)) {
+            snprintf(why, cap, "feature %d '%s': expected %s", k, shown,
+                     ffm ? "field:index:value" : "index:value");
+            return PSR_ERR_DATA;
+        }
+        uint64_t fld = 0, idx;
+        const char *ib = ffm ? c1 + 1 : p, *ie = ffm ? c2 : c1;
+        if (ffm && !parse_index(p, (size_t)(c1 - p), (uint64_t)t->fields - 1, &fld)) {
+            rd_quote_token(part, sizeof part, p, (size_t)(c1 - p));
+            snprintf(why, cap, "feature %d '%s': field '%s' is not an integer in [0, %d) "
+                     "(data.fields is %d)", k, shown, part, t->fields, t->fields);
+            return PSR_ERR_DATA;
+        }
+        if (!parse_index(ib, (size_t)(ie - ib), (uint64_t)INT64_MAX, &idx)) {
+            rd_quote_token(part, sizeof part, ib, (size_t)(ie - ib));
+            snprintf(why, cap, "feature %d '%s': index '%s' is not an integer in [0, 2^63)", k,
+                     shown, part);
+            return PSR_ERR_DATA;
+        }
+        float x = 0.0f;
+        ok = parse_number(ie + 1, (size_t)(q - ie - 1), &v);
+        if (ok) x = (float)v;
+        if (!ok || !isfinite(x)) {
+            rd_quote_token(part, sizeof part, ie + 1, (size_t)(q - ie - 1));
+            snprintf(why, cap, "feature %d '%s': value '%s' is not a number", k, shown, part);
+            return PSR_ERR_DATA;
+        }
+        if (nf >= BLK_MAX_ROW_FEATS) {
+            snprintf(why, cap, "more than %d feature values in one row", BLK_MAX_ROW_FEATS);
+            return PSR_ERR_DATA;
+        }
+        char dec[24];
+        size_t dl = canonical_decimal(idx, dec);
+        if (nf > 0 && (uint16_t)fld < buf->field[nf - 1]) sorted = 0;
+        buf->field[nf] = (uint16_t)fld;
+        buf->key[nf] = psr_feature_key((int)fld, dec, dl);
+        buf->val[nf] = x;
+        nf++;
+        p = q;
+    }
+    if (!sorted) { /* libffm fields in any order: a stable counting sort by field */
+        int32_t start[BLK_MAX_FIELDS + 1];
+        memset(start, 0, (size_t)(t->fields + 1) * sizeof *start);
+        for (int j = 0; j < nf; j++) start[buf->field[j] + 1]++;
+        for (int f = 0; f < t->fields; f++) start[f + 1] += start[f];
+        for (int j = 0; j < nf; j++) {
+            int32_t o = start[buf->field[j]]++;
+            buf->s_field[o] = buf->field[j];
+            buf->s_key[o] = buf->key[j];
+            buf->s_val[o] = buf->val[j];
+        }
+        memcpy(buf->field, buf->s_field, (size_t)nf * sizeof *buf->field);
+        memcpy(buf->key, buf->s_key, (size_t)nf * sizeof *buf->key);
+        memcpy(buf->val, buf->s_val, (size_t)nf * sizeof *buf->val);
+    }
+    row->dense = buf->dense;
+    row->n_feat = nf;
+    row->field = buf->field;
+    row->key = buf->key;
+    row->val = buf->val;
+    return PSR_OK;
+}
+
 int prep_parse_line(const prep_text_t *t, const char *line, size_t len, prep_row_buf_t *buf,
                     blk_row_t *row, char *why, size_t why_cap)
 {
+    if (t->format == CFG_FORMAT_LIBSVM || t->format == CFG_FORMAT_LIBFFM)
+        return parse_svm(t, line, len, buf, row, why, why_cap);
     const char *e = line + len;
     if (len && e[-1] == '\r') e--;
     const char *p = line;

@@ -1,5 +1,5 @@
-/* prep: text logs (criteo, csv, movielens; plain or .gz) to block files (common/block.h),
- * one input file to one output file, in bounded memory (one line, one parsed row and one
+/* prep: text logs (criteo, csv, movielens, libsvm, libffm; plain or .gz) to block files
+ * (common/block.h), one input file to one output file, in bounded memory (one line, one parsed row and one
  * block; no vocabulary). MPI-free: launch/cmd_prep.c shares the files among ranks.
  *
  * Rules (user view in docs/DATA.md and docs/BLOCKS.md):
@@ -7,7 +7,7 @@
  *      zlib, a plain-named file holding gzip data is refused; lines end in "\n" or "\r\n";
  *      blank lines (empty or "\r") are not rows and are skipped silently; lines are numbered
  *      from 1 within the file; a line longer than PREP_MAX_LINE is malformed. With csv and
- *      movielens, the first data.header_lines lines (blank or not) are skipped.
+ *      movielens, the first data.header_lines lines (blank or not) are skipped (also with libsvm and libffm).
  *  P2. Criteo rows are parsed by rd_parse_criteo, so they are exactly the text reader's rows.
  *  P3. csv / movielens rows: the line is split at every separator (data.separator; "::" for
  *      movielens; no quoting), and must have exactly one field per data.columns entry. Each
@@ -33,7 +33,28 @@
  *      further ones are counted without being printed.
  *  P5. Output: one block file per input file, OUTDIR/BASE.psrb, BASE being the input's file
  *      name without a trailing ".gz"; written under a temporary name and renamed when
- *      complete (block.h B9). */
+ *      complete (block.h B9).
+ *  P6. libsvm / libffm rows (LIBSVM, LIBLINEAR, libFM, xLearn, libffm): tokens separated by
+ *      runs of spaces and tabs (leading and trailing ones allowed). The first token is the
+ *      label, a decimal number as in P3. Then, libsvm, "index:value" tokens; libffm,
+ *      "field:index:value" tokens. An index is digits (decimal, 0 .. 2^63-1; leading zeros
+ *      allowed), a field digits in [0, data.fields), a value a decimal number as in P3 that
+ *      is finite as a float. A token starting with '#' ends the row (svmlight comments);
+ *      a "qid:N" token (N an integer) right after the label is accepted and ignored: psrec
+ *      trains pointwise. A row may have no features (only its bias then).
+ *      Schema: libsvm, one MULTI field (0); libffm, data.fields MULTI fields; no dense values,
+ *      no user, item or time. Feature: field f (libsvm 0; libffm the token's field), key
+ *      psr_feature_key(f, I) with I the index written in canonical decimal (no leading zeros;
+ *      so "7" in a csv multi column of field f is the same key, and block.h B2's fingerprint
+ *      stays true), value the token's value (duplicates kept, as written). libsvm features
+ *      keep the line's order; libffm features are put in field order (stable, so equal
+ *      fields keep the line's order): the row contract's fields do not decrease.
+ *      Label (t->click_labels, cfg_click_labels): for a bce loss -1 becomes 0 and a label
+ *      outside {-1} U [0, 1] is malformed; for mse the label is kept as written.
+ *      A row is malformed when a whitespace-only line has no label, the label, a field, an
+ *      index or a value is not one of the above, a token lacks its ':' parts, or it has more
+ *      than BLK_MAX_ROW_FEATS features. Reasons name the feature by its 1-based place on the
+ *      line and quote the token. */
 #ifndef PSR_PREP_H
 #define PSR_PREP_H
 
@@ -52,6 +73,8 @@ typedef struct prep_text {
     int sep_len;
     char msep;    /* multi separator */
     int header_lines;
+    int fields;       /* libffm: data.fields; libsvm: 1 */
+    int click_labels; /* libsvm / libffm: cfg_click_labels (P6) */
     int n_cols;                          /* csv/movielens: text columns */
     uint8_t col[CFG_MAX_COLUMNS];        /* enum cfg_column per column */
     int16_t col_field[CFG_MAX_COLUMNS];  /* feature field of each column, -1 for none */
@@ -63,7 +86,7 @@ void prep_text_from_config(const cfg_t *c, prep_text_t *t);
 /* Only the schema: what block files prepared with this config hold (for bks_opts_t.expect). */
 void prep_schema_from_config(const cfg_t *c, blk_schema_t *s);
 
-/* Scratch for one parsed csv/movielens row (about 1 MB: allocate it once). */
+/* Scratch for one parsed csv/movielens/libsvm/libffm row (about 2 MB: allocate it once). */
 typedef struct {
     int64_t time;                        /* the time column's value, RD_NO_TIME without one */
     const char *user_tok, *item_tok;     /* raw user / item tokens (into the parsed line) */
@@ -72,10 +95,13 @@ typedef struct {
     uint16_t field[BLK_MAX_ROW_FEATS];
     uint64_t key[BLK_MAX_ROW_FEATS];
     float val[BLK_MAX_ROW_FEATS];
+    uint16_t s_field[BLK_MAX_ROW_FEATS]; /* libffm rows out of field order: sorted here */
+    uint64_t s_key[BLK_MAX_ROW_FEATS];
+    float s_val[BLK_MAX_ROW_FEATS];
 } prep_row_buf_t;
 
-/* Parse one csv/movielens line (without '\n'; may end in '\r') into *row (pointing into buf),
- * P3. PSR_OK, or PSR_ERR_DATA with the reason in why (no file:line). */
+/* Parse one csv/movielens/libsvm/libffm line (without '\n'; may end in '\r') into *row (pointing into buf),
+ * P3 / P6. PSR_OK, or PSR_ERR_DATA with the reason in why (no file:line). */
 int prep_parse_line(const prep_text_t *t, const char *line, size_t len, prep_row_buf_t *buf,
                     blk_row_t *row, char *why, size_t why_cap);
 

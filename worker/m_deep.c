@@ -62,6 +62,13 @@ static void spec_of(const cfg_t *c, const blk_schema_t *s, wk_deep_spec_t *spec)
 static int deep_check(const cfg_t *c, const blk_schema_t *s)
 {
     if (is_dlrm(c)) {
+        /* libsvm / libffm rows (and csv without dense columns) have no dense values: say so
+         * before any width, which could not fix it */
+        PSR_RETURN_IF(s->n_dense == 0, PSR_ERR_CONFIG,
+                      "invalid config: model.type dlrm needs dense inputs (its bottom MLP reads "
+                      "them), but data.format %s rows have none; use deepfm, fm or lr%s",
+                      cfg_enum_name("data.format", c->data.format),
+                      c->data.format == CFG_FORMAT_CSV ? ", or add dense columns" : "");
         /* the bottom MLP turns the dense features into one more embedding-sized vector that
          * enters the pairwise dot products, and the top MLP ends in the click logit */
         int bottom = c->model.bottom_mlp.v[c->model.bottom_mlp.n - 1];
