@@ -264,7 +264,7 @@ static int parse_index(const char *s, size_t n, uint64_t max, uint64_t *out)
     for (size_t i = 0; i < n; i++) {
         if (s[i] < '0' || s[i] > '9') return 0;
         uint64_t d = (uint64_t)(s[i] - '0');
-        if (v > (max - d) / 10) return 0;
+        if (d > max || v > (max - d) / 10) return 0; /* v * 10 + d > max */
         v = v * 10 + d;
     }
     *out = v;

@@ -408,8 +408,9 @@ static void test_file_errors(void)
                     "allreduce");
     EXPECT_FILE_ERR("enum2.yaml", "data:\n  int_mode: Dense\n", PSR_ERR_CONFIG,
                     "enum2.yaml:2:", "allowed one of: bucket, dense");
-    EXPECT_FILE_ERR("enum3.yaml", "data:\n  format: libsvm\n", PSR_ERR_CONFIG,
-                    "enum3.yaml:2:", "'data.format'", "allowed one of: criteo");
+    EXPECT_FILE_ERR("enum3.yaml", "data:\n  format: svmlight\n", PSR_ERR_CONFIG,
+                    "enum3.yaml:2:", "'data.format'",
+                    "allowed one of: criteo, csv, movielens, libsvm, libffm");
     /* a long multi-line value is echoed on one line, cut */
     EXPECT_FILE_ERR("block.yaml", "train:\n  dense_sync: |\n    line one\n    line two that is long "
                     "enough to be cut somewhere past sixty bytes\n", PSR_ERR_CONFIG,

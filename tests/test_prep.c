@@ -3,7 +3,9 @@
  * shuffle_buffer): csv and movielens parsing rules, malformed-row reasons, Criteo-equivalent
  * csv columns, prep_file on plain and .gz Criteo and csv text (blank lines, malformed rows,
  * data.max_bad_rows, no file left behind on error), prep_verify against the training text
- * reader, and the config errors. All data is generated here. */
+ * reader, and the config errors; libsvm and libffm rows (prep.h P6): parsing, labels, keys,
+ * field order, every malformed-row reason, prep and the text reader on a .gz libffm file.
+ * All data is generated here. */
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -512,6 +514,258 @@ static void test_prep_csv(void)
     free(t);
 }
 
+/* ---- libsvm / libffm (P6) ------------------------------------------------------------------ */
+
+static void test_config_svm(void)
+{
+    cfg_t *c = config("data:\n  train: x\n  format: libffm\n  fields: 4\n");
+    CHECK_INT(c->data.format, CFG_FORMAT_LIBFFM);
+    CHECK_INT(c->data.fields, 4);
+    char d[256];
+    cfg_schema_desc(c, d, sizeof d);
+    CHECK_CONTAINS(d, "format=libffm int_mode=bucket keys=1 fields=4 labels=click");
+    free(c);
+    c = config("data:\n  train: x\n  format: libsvm\n  header_lines: 1\nmodel:\n  loss: mse\n");
+    cfg_schema_desc(c, d, sizeof d);
+    CHECK_CONTAINS(d, "format=libsvm int_mode=bucket keys=1 labels=value");
+    CHECK_INT(cfg_click_labels(c), 0);
+    free(c);
+    c = config("data:\n  train: x\n  format: libsvm\neval:\n  task: rating\n");
+    CHECK_INT(cfg_click_labels(c), 0);
+    free(c);
+    config_error("data:\n  train: x\n  format: libffm\n",
+                 "invalid config: data.format is libffm but data.fields is 0; set data.fields "
+                 "to the number of fields (one more than the largest field index in the files, "
+                 "at most 1024)");
+    config_error("data:\n  train: x\n  format: libsvm\n  fields: 3\n",
+                 "invalid config: data.fields is 3 but data.format is libsvm; data.fields only "
+                 "applies to libffm; set it to 0");
+    config_error("data:\n  train: x\n  fields: 3\n", "data.fields is 3 but data.format is criteo");
+    config_error("data:\n  train: x\n  format: libsvm\n  columns: [label, multi]\n",
+                 "invalid config: data.columns is set but data.format is libsvm, whose rows are "
+                 "'label index:value ...' without columns; remove data.columns");
+    config_error("data:\n  train: x\n  format: libffm\n  fields: 1025\n",
+                 "bad.yaml:4: key 'data.fields': found '1025', allowed an integer in [0, 1024]");
+}
+
+static void test_parse_svm(void)
+{
+    cfg_t *c = config("data:\n  train: x\n  format: libsvm\n");
+    prep_text_t *t = malloc(sizeof *t);
+    prep_text_from_config(c, t);
+    CHECK_INT(t->schema.n_fields, 1);
+    CHECK_INT(t->schema.kind[0], BLK_FIELD_MULTI);
+    CHECK_INT(t->schema.n_dense, 0);
+    CHECK_INT(t->schema.user_field, -1);
+    CHECK_INT(blk_schema_check(&t->schema, "t"), PSR_OK);
+    /* the fingerprint is a csv's with one multi column: the same keys for the same tokens */
+    cfg_t *cm = config("data:\n  train: x\n  format: csv\n  columns: [label, multi]\n");
+    blk_schema_t sm;
+    prep_schema_from_config(cm, &sm);
+    CHECK(blk_schema_fingerprint(&sm) == blk_schema_fingerprint(&t->schema));
+    prep_row_buf_t *buf = malloc(sizeof *buf);
+    blk_row_t row;
+    char why[512];
+    /* -1 is 0 for bce; leading, repeated and trailing blanks; a duplicate kept; a comment */
+    const char *l1 = "  -1 \t7:0.5  007:-2 3:1e-1 7:0.5 # a comment 9:9\r";
+    CHECK_INT(prep_parse_line(t, l1, strlen(l1), buf, &row, why, sizeof why), PSR_OK);
+    CHECK(row.label == 0.0f);
+    CHECK_INT(row.n_feat, 4);
+    CHECK(row.key[0] == psr_feature_key(0, "7", 1));
+    CHECK(row.key[1] == psr_feature_key(0, "7", 1)); /* 007 is index 7 */
+    CHECK(row.key[2] == psr_feature_key(0, "3", 1));
+    CHECK(row.key[3] == row.key[0]);
+    CHECK(row.val[0] == 0.5f && row.val[1] == -2.0f && row.val[2] == 0.1f && row.val[3] == 0.5f);
+    for (int j = 0; j < 4; j++) CHECK_INT(row.field[j], 0);
+    /* a csv multi token "7" is the same key */
+    prep_text_t *tm = malloc(sizeof *tm);
+    prep_text_from_config(cm, tm);
+    const char *lm = "1,7|3";
+    CHECK_INT(prep_parse_line(tm, lm, strlen(lm), buf, &row, why, sizeof why), PSR_OK);
+    CHECK(row.key[0] == psr_feature_key(0, "7", 1) && row.key[1] == psr_feature_key(0, "3", 1));
+    free(tm);
+    free(cm);
+    /* +1, a qid, no features, 0 as an index, the largest index */
+    const char *l2 = "+1 qid:12 0:1 9223372036854775807:3";
+    CHECK_INT(prep_parse_line(t, l2, strlen(l2), buf, &row, why, sizeof why), PSR_OK);
+    CHECK(row.label == 1.0f);
+    CHECK_INT(row.n_feat, 2);
+    CHECK(row.key[0] == psr_feature_key(0, "0", 1));
+    CHECK(row.key[1] == psr_feature_key(0, "9223372036854775807", 19));
+    CHECK_INT(prep_parse_line(t, "0.25", 4, buf, &row, why, sizeof why), PSR_OK);
+    CHECK(row.label == 0.25f);
+    CHECK_INT(row.n_feat, 0);
+    static const struct {
+        const char *line, *why;
+    } bad[] = {
+        {" \t ", "no label: the line holds only spaces or tabs"},
+        {"yes 1:2", "label 'yes' is not a number"},
+        {"1:2 3:4", "label '1:2' is not a number"},
+        {"1e39 1:2", "label '1e39' is not a number"},
+        {"2 1:1", "label '2' is not a click label: allowed -1 or 0 (no click), 1 (click) or a "
+                  "probability in [0, 1] (the loss is bce; model.loss: mse trains on the values)"},
+        {"-0.5 1:1", "label '-0.5' is not a click label"},
+        {"1 3", "feature 1 '3': expected index:value"},
+        {"1 1:2 3:4:5", "feature 2 '3:4:5': expected index:value"},
+        {"1 x:2", "feature 1 'x:2': index 'x' is not an integer in [0, 2^63)"},
+        {"1 -3:2", "feature 1 '-3:2': index '-3' is not an integer in [0, 2^63)"},
+        {"1 :2", "feature 1 ':2': index '' is not an integer in [0, 2^63)"},
+        {"1 9223372036854775808:1", "feature 1 '9223372036854775808:1': index "
+                                    "'9223372036854775808' is not an integer in [0, 2^63)"},
+        {"1 4:", "feature 1 '4:': value '' is not a number"},
+        {"1 4:abc", "feature 1 '4:abc': value 'abc' is not a number"},
+        {"1 4:nan", "feature 1 '4:nan': value 'nan' is not a number"},
+        {"1 4:1e40", "feature 1 '4:1e40': value '1e40' is not a number"},
+        {"1 qid:x 1:1", "'qid:x': the query id is not an integer in [0, 2^63)"},
+        {"1 qid:1 qid:2 1:1", "feature 1 'qid:2': index 'qid' is not an integer in [0, 2^63)"},
+        {"1 1:1 qid:2", "feature 2 'qid:2': index 'qid' is not an integer in [0, 2^63)"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        why[0] = '\0';
+        CHECK_INT(prep_parse_line(t, bad[i].line, strlen(bad[i].line), buf, &row, why, sizeof why),
+                  PSR_ERR_DATA);
+        CHECK_CONTAINS(why, bad[i].why);
+    }
+    /* more than BLK_MAX_ROW_FEATS features */
+    size_t cap = 16 * (BLK_MAX_ROW_FEATS + 2), o = 0;
+    char *big = malloc(cap);
+    o += (size_t)snprintf(big, cap, "1");
+    for (int j = 0; j <= BLK_MAX_ROW_FEATS; j++) o += (size_t)snprintf(big + o, cap - o, " %d:1", j);
+    CHECK_INT(prep_parse_line(t, big, o, buf, &row, why, sizeof why), PSR_ERR_DATA);
+    CHECK_CONTAINS(why, "more than 65536 feature values in one row");
+    free(big);
+    free(c);
+
+    /* mse: labels as written */
+    c = config("data:\n  train: x\n  format: libsvm\nmodel:\n  loss: mse\n");
+    prep_text_from_config(c, t);
+    CHECK_INT(prep_parse_line(t, "-1 1:1", 6, buf, &row, why, sizeof why), PSR_OK);
+    CHECK(row.label == -1.0f);
+    CHECK_INT(prep_parse_line(t, "4.5 1:1", 7, buf, &row, why, sizeof why), PSR_OK);
+    CHECK(row.label == 4.5f);
+    free(c);
+
+    /* libffm: fields from the row, put in field order (stable) */
+    c = config("data:\n  train: x\n  format: libffm\n  fields: 4\n");
+    prep_text_from_config(c, t);
+    CHECK_INT(t->schema.n_fields, 4);
+    for (int f = 0; f < 4; f++) CHECK_INT(t->schema.kind[f], BLK_FIELD_MULTI);
+    cm = config("data:\n  train: x\n  format: csv\n  columns: [label, multi*4]\n");
+    prep_schema_from_config(cm, &sm);
+    CHECK(blk_schema_fingerprint(&sm) == blk_schema_fingerprint(&t->schema));
+    free(cm);
+    const char *l3 = "1 3:5:0.5 0:5:2 3:1:-1 1:8:4 0:2:3";
+    CHECK_INT(prep_parse_line(t, l3, strlen(l3), buf, &row, why, sizeof why), PSR_OK);
+    CHECK_INT(row.n_feat, 5);
+    static const uint16_t ffields[5] = {0, 0, 1, 3, 3};
+    static const float fvals[5] = {2, 3, 4, 0.5f, -1};
+    CHECK(memcmp(row.field, ffields, sizeof ffields) == 0);
+    CHECK(memcmp(row.val, fvals, sizeof fvals) == 0);
+    CHECK(row.key[0] == psr_feature_key(0, "5", 1));
+    CHECK(row.key[1] == psr_feature_key(0, "2", 1));
+    CHECK(row.key[2] == psr_feature_key(1, "8", 1));
+    CHECK(row.key[3] == psr_feature_key(3, "5", 1));
+    CHECK(row.key[4] == psr_feature_key(3, "1", 1));
+    static const struct {
+        const char *line, *why;
+    } fbad[] = {
+        {"1 0:1:1 4:1:1", "feature 2 '4:1:1': field '4' is not an integer in [0, 4) "
+                          "(data.fields is 4)"},
+        {"1 x:1:1", "feature 1 'x:1:1': field 'x' is not an integer in [0, 4)"},
+        {"1 1:1", "feature 1 '1:1': expected field:index:value"},
+        {"1 1:1:1:1", "feature 1 '1:1:1:1': expected field:index:value"},
+        {"1 1:y:1", "feature 1 '1:y:1': index 'y' is not an integer in [0, 2^63)"},
+        {"1 1:1:z", "feature 1 '1:1:z': value 'z' is not a number"},
+    };
+    for (size_t i = 0; i < sizeof fbad / sizeof fbad[0]; i++) {
+        why[0] = '\0';
+        CHECK_INT(prep_parse_line(t, fbad[i].line, strlen(fbad[i].line), buf, &row, why,
+                                  sizeof why), PSR_ERR_DATA);
+        CHECK_CONTAINS(why, fbad[i].why);
+    }
+    free(c);
+    free(buf);
+    free(t);
+}
+
+/* A .gz libffm file through prep_file, prep_verify and the training text reader: the same
+ * rows, a malformed row skipped and reported, and data.max_bad_rows naming file:line. */
+static void test_prep_svm(void)
+{
+    cfg_t *c = config("data:\n  train: x\n  format: libffm\n  fields: 3\n  max_bad_rows: 1\n");
+    prep_text_t *t = malloc(sizeof *t);
+    prep_text_from_config(c, t);
+    char in[1024], out[1024];
+    tmp_path(in, sizeof in, "clicks.ffm.gz");
+    size_t cap = 1 << 20, o = 0;
+    char *s = malloc(cap);
+    psr_rng_t g;
+    psr_rng_seed(&g, 5);
+    int64_t good = 0;
+    for (int r = 0; r < 2000; r++) {
+        if (r == 99) { /* line 100 */
+            o += (size_t)snprintf(s + o, cap - o, "1 0:1:1 3:2:1\n");
+            continue;
+        }
+        o += (size_t)snprintf(s + o, cap - o, "%s", r % 3 ? "-1" : "+1");
+        int nf = (int)psr_rng_below(&g, 5);
+        for (int k = 0; k < nf; k++)
+            o += (size_t)snprintf(s + o, cap - o, " %d:%d:%.3f", (int)psr_rng_below(&g, 3),
+                                  (int)psr_rng_below(&g, 50), psr_rng_uniform(&g) * 2 - 1);
+        o += (size_t)snprintf(s + o, cap - o, "\n");
+        good++;
+    }
+    write_gz(in, s, o);
+    char *name = prep_out_name(tmpdir, in);
+    snprintf(out, sizeof out, "%s", name);
+    free(name);
+    prep_opts_t po = {.block_rows = 100, .level = 1, .max_bad_rows = 1};
+    prep_stats_t st;
+    CHECK_INT(prep_file(t, in, out, &po, &st), PSR_OK);
+    CHECK_INT(st.rows, good);
+    CHECK_INT(st.bad, 1);
+    int64_t rows = 0;
+    CHECK_INT(prep_verify(t, in, out, 1, &rows), PSR_OK);
+    CHECK_INT(rows, good);
+    /* the training reader: the same rows with the same values, fields in order */
+    rd_reader_t *r = NULL;
+    char *files[1] = {in};
+    CHECK_INT(rd_open_text(&r, files, 1, 0, 1, t, 1), PSR_OK);
+    bks_opts_t so = bks_opts_default();
+    so.expect = &t->schema;
+    bks_t *bs = NULL;
+    char *bfiles[1] = {out};
+    CHECK_INT(bks_open(&bs, bfiles, 1, &so), PSR_OK);
+    rd_row_t a;
+    blk_row_t b;
+    int64_t n = 0, diff = 0, unsorted = 0, labels = 0;
+    while (r && bs && rd_next(r, &a) == 1 && bks_next_row(bs, &b) == 1) {
+        diff += a.n_feat != b.n_feat || a.label != b.label ||
+                memcmp(a.key, b.key, (size_t)a.n_feat * 8) ||
+                memcmp(a.val, b.val, (size_t)a.n_feat * 4);
+        for (int j = 1; j < a.n_feat; j++) unsorted += a.field[j] < a.field[j - 1];
+        labels += a.label != 0.0f && a.label != 1.0f;
+        n++;
+    }
+    CHECK_INT(n, good);
+    CHECK_INT(diff, 0);
+    CHECK_INT(unsorted, 0);
+    CHECK_INT(labels, 0);
+    CHECK_INT(rd_bad_rows(r), 1);
+    rd_close(r);
+    bks_close(bs);
+    /* one malformed row more than max_bad_rows: the error names file:line */
+    po.max_bad_rows = 0;
+    CHECK_INT(prep_file(t, in, out, &po, &st), PSR_ERR_DATA);
+    char want[1200];
+    snprintf(want, sizeof want, "%s:100: malformed row: feature 2 '3:2:1': field '3' is not an "
+             "integer in [0, 3) (data.fields is 3); 1 malformed rows exceed data.max_bad_rows=0", in);
+    CHECK_CONTAINS(psr_err_msg(), want);
+    free(s);
+    free(c);
+    free(t);
+}
+
 int main(void)
 {
     const char *base = getenv("PSREC_TEST_TMP");
@@ -525,6 +779,9 @@ int main(void)
     test_csv_equals_criteo();
     test_prep_criteo();
     test_prep_csv();
+    test_config_svm();
+    test_parse_svm();
+    test_prep_svm();
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (!check_failures && system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", tmpdir);
     CHECK_DONE();
