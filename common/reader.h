@@ -123,7 +123,7 @@ enum rd_use { RD_USE_TRAIN, RD_USE_TEST, RD_USE_HELDOUT, RD_USE_COUNT };
 /* The reader for `use` (enum rd_use) of config c, worker `worker` of n_workers: generated
  * rows when data.source is generate (test rows from data.gen_test_rows with their own seed);
  * block files when every path ends in .psrb (a prefetch thread, the schema of the config's
- * data.format/columns required); else text of data.format (criteo, csv, movielens).
+ * data.format/columns required); else text of data.format (criteo, csv, movielens, libsvm, libffm).
  * RD_USE_TRAIN applies data.shuffle_buffer with train.seed (blocks: docs/BLOCKS.md; text and
  * generated rows: rule 7). *out is NULL (and PSR_OK) when there is no test set. */
 int rd_open_cfg(rd_reader_t **out, const cfg_t *c, int use, int worker, int n_workers);
