@@ -121,7 +121,8 @@ typedef struct {
         cfg_enums_t columns; /* csv/movielens: enum cfg_column per text column; default [] */
         int separator;       /* enum cfg_separator; csv column separator, default "comma" */
         int multi_separator; /* enum cfg_multi_separator; within multi columns, default "pipe" */
-        int header_lines;    /* csv/movielens/libsvm/libffm: lines skipped at the top of each file; [0, 1000000], default 0 */
+        int header_lines;    /* csv/movielens/libsvm/libffm: lines skipped at the top of each
+                                file; [0, 1000000], default 0 */
         int fields;          /* libffm: fields of the rows (field indices 0 .. fields-1); [0, 1024],
                                 default 0; required with libffm, 0 with every other format */
         int shuffle_buffer;  /* rows shuffled together by the training reader (text, generated or blocks); 0 = off; [0, 2^30], default 0 */

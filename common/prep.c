@@ -342,11 +342,13 @@ static int parse_svm(const prep_text_t *t, const char *line, size_t len, prep_ro
             continue;
         }
         k = k < 0 ? 1 : k + 1;
-        rd_quote_token(shown, sizeof shown, p, tl);
+#define QUOTE_TOKEN() rd_quote_token(shown, sizeof shown, p, tl) /* only on error paths */
         /* the ':'-separated parts: [field:]index:value */
-        const char *c1 = memchr(p, ':', tl), *c2 = c1 ? memchr(c1 + 1, ':', (size_t)(q - c1 - 1)) : NULL;
+        const char *c1 = memchr(p, ':', tl);
+        const char *c2 = c1 ? memchr(c1 + 1, ':', (size_t)(q - c1 - 1)) : NULL;
         const char *c3 = c2 ? memchr(c2 + 1, ':', (size_t)(q - c2 - 1)) : NULL;
         if (!c1 || (ffm ? (!c2 || c3) : c2 != NULL)) {
+            QUOTE_TOKEN();
             snprintf(why, cap, "feature %d '%s': expected %s", k, shown,
                      ffm ? "field:index:value" : "index:value");
             return PSR_ERR_DATA;
@@ -354,12 +356,14 @@ static int parse_svm(const prep_text_t *t, const char *line, size_t len, prep_ro
         uint64_t fld = 0, idx;
         const char *ib = ffm ? c1 + 1 : p, *ie = ffm ? c2 : c1;
         if (ffm && !parse_index(p, (size_t)(c1 - p), (uint64_t)t->fields - 1, &fld)) {
+            QUOTE_TOKEN();
             rd_quote_token(part, sizeof part, p, (size_t)(c1 - p));
             snprintf(why, cap, "feature %d '%s': field '%s' is not an integer in [0, %d) "
                      "(data.fields is %d)", k, shown, part, t->fields, t->fields);
             return PSR_ERR_DATA;
         }
         if (!parse_index(ib, (size_t)(ie - ib), (uint64_t)INT64_MAX, &idx)) {
+            QUOTE_TOKEN();
             rd_quote_token(part, sizeof part, ib, (size_t)(ie - ib));
             snprintf(why, cap, "feature %d '%s': index '%s' is not an integer in [0, 2^63)", k,
                      shown, part);
@@ -369,6 +373,7 @@ static int parse_svm(const prep_text_t *t, const char *line, size_t len, prep_ro
         ok = parse_number(ie + 1, (size_t)(q - ie - 1), &v);
         if (ok) x = (float)v;
         if (!ok || !isfinite(x)) {
+            QUOTE_TOKEN();
             rd_quote_token(part, sizeof part, ie + 1, (size_t)(q - ie - 1));
             snprintf(why, cap, "feature %d '%s': value '%s' is not a number", k, shown, part);
             return PSR_ERR_DATA;
@@ -385,6 +390,7 @@ static int parse_svm(const prep_text_t *t, const char *line, size_t len, prep_ro
         buf->val[nf] = x;
         nf++;
         p = q;
+#undef QUOTE_TOKEN
     }
     if (!sorted) { /* libffm fields in any order: a stable counting sort by field */
         int32_t start[BLK_MAX_FIELDS + 1];

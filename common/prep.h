@@ -1,13 +1,15 @@
 /* prep: text logs (criteo, csv, movielens, libsvm, libffm; plain or .gz) to block files
- * (common/block.h), one input file to one output file, in bounded memory (one line, one parsed row and one
- * block; no vocabulary). MPI-free: launch/cmd_prep.c shares the files among ranks.
+ * (common/block.h), one input file to one output file, in bounded memory (one line, one
+ * parsed row and one block; no vocabulary). MPI-free: launch/cmd_prep.c shares the files
+ * among ranks.
  *
  * Rules (user view in docs/DATA.md and docs/BLOCKS.md):
  *  P1. Lines: as the text reader (reader.h): a file whose name ends in .gz is read through
  *      zlib, a plain-named file holding gzip data is refused; lines end in "\n" or "\r\n";
  *      blank lines (empty or "\r") are not rows and are skipped silently; lines are numbered
  *      from 1 within the file; a line longer than PREP_MAX_LINE is malformed. With csv and
- *      movielens, the first data.header_lines lines (blank or not) are skipped (also with libsvm and libffm).
+ *      movielens (and libsvm, libffm), the first data.header_lines lines (blank or not) are
+ *      skipped.
  *  P2. Criteo rows are parsed by rd_parse_criteo, so they are exactly the text reader's rows.
  *  P3. csv / movielens rows: the line is split at every separator (data.separator; "::" for
  *      movielens; no quoting), and must have exactly one field per data.columns entry. Each
@@ -100,8 +102,8 @@ typedef struct {
     float s_val[BLK_MAX_ROW_FEATS];
 } prep_row_buf_t;
 
-/* Parse one csv/movielens/libsvm/libffm line (without '\n'; may end in '\r') into *row (pointing into buf),
- * P3 / P6. PSR_OK, or PSR_ERR_DATA with the reason in why (no file:line). */
+/* Parse one csv/movielens/libsvm/libffm line (without '\n'; may end in '\r') into *row
+ * (pointing into buf), P3 / P6. PSR_OK, or PSR_ERR_DATA with the reason in why (no file:line). */
 int prep_parse_line(const prep_text_t *t, const char *line, size_t len, prep_row_buf_t *buf,
                     blk_row_t *row, char *why, size_t why_cap);
 
