@@ -21,7 +21,7 @@ R=(-c "$CFG" --set "data.train=$WORK/r/train.csv" --set "data.test=$WORK/r/test.
 
 mpi 120 2 -- train "${R[@]}" --set data.shuffle_buffer=200000 > shuf.out 2> shuf.err ||
   fail "shuffled run failed: $(tail -n 5 shuf.err)"
-mpi 120 2 -- train "${R[@]}" > seq.out 2> seq.err || fail "unshuffled run failed: $(tail -n 5 seq.err)"
+mpi 120 2 -- train "${R[@]}" --set data.shuffle_buffer=0 > seq.out 2> seq.err || fail "unshuffled run failed: $(tail -n 5 seq.err)"
 rs=$(field rmse result: shuf.out)
 r0=$(field rmse result: seq.out)
 [ -n "$rs" ] && [ -n "$r0" ] || fail "no rmse: $(grep result: shuf.out seq.out)"
