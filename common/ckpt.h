@@ -378,6 +378,20 @@ int ckpt_read_latest(const char *root, char *buf, size_t size);
  * free m in every case. */
 int ckpt_find(const char *root, const char *resume, ckpt_manifest_t *m);
 
+/* Raw bytes up to which ckpt_find inflates a whole checkpoint (and compares the digest)
+ * before accepting it; larger ones get every header and index checked, not the rows. */
+#define CKPT_INFLATE_MAX ((uint64_t)256 << 20)
+
+/* Everything a load would trip over, checked before a job commits to a checkpoint (ckpt_find
+ * calls it for every candidate): each file opens as a regular file, its header, index and
+ * trailer are sound, and its header agrees with the manifest (kind, step, rank, table,
+ * width, floats per row, bucket count, records and raw bytes), so a file from another
+ * checkpoint or another rank is refused; every bucket of every table is in exactly one rows
+ * file. When the listed raw bytes total at most inflate_max, every segment is also inflated
+ * and checked and the model digest compared with the manifest's (when it has one).
+ * PSR_ERR_FORMAT (or PSR_ERR_IO) naming the file and the difference. */
+int ckpt_check_loadable(const ckpt_manifest_t *m, uint64_t inflate_max);
+
 /* Where each bucket lives: reads every rows file's index (not its rows). */
 typedef struct {
     int32_t file;     /* index into m->files */
