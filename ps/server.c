@@ -566,6 +566,10 @@ int ps_server_load(const ps_server_opts_t *o, int rank, const char *dir, ps_tabl
             if (!rd[fi]) {
                 char *path = ckpt_join(m.dir, m.files[fi].name);
                 rc = ckpt_reader_open(&rd[fi], path, CKPT_KIND_ROWS);
+                if (rc == PSR_OK && ckpt_reader_header(rd[fi])->rank != (uint32_t)m.files[fi].rank)
+                    rc = PSR_ERR(PSR_ERR_FORMAT, "%s: header says server %u, the manifest lists "
+                                 "it as server %d's (files swapped between ranks?)", path,
+                                 ckpt_reader_header(rd[fi])->rank, m.files[fi].rank);
                 free(path);
                 if (rc != PSR_OK) break;
             }
@@ -589,6 +593,10 @@ int ps_server_load(const ps_server_opts_t *o, int rank, const char *dir, ps_tabl
         int di = ckpt_manifest_find_file(&m, CKPT_KIND_DENSE, 0); /* M2: always listed */
         char *path = ckpt_join(m.dir, m.files[di].name);
         rc = ckpt_reader_open(&r, path, CKPT_KIND_DENSE);
+        if (rc == PSR_OK && ckpt_reader_header(r)->step != m.step)
+            rc = PSR_ERR(PSR_ERR_FORMAT, "%s: header says step %lld, the manifest %lld (a file "
+                         "from another checkpoint?)", path,
+                         (long long)ckpt_reader_header(r)->step, (long long)m.step);
         free(path);
         int64_t got = 0, want = 0;
         for (int64_t id = rank; id < o->n_dense_blocks; id += o->n_servers) want++;
