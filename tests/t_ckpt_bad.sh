@@ -122,6 +122,25 @@ grep -q "resume: checkpoint .*$(basename $lt_new)" lt-auto.out ||
   fail "--resume auto without 'latest' did not pick $(basename $lt_new): $(grep resume lt-auto.out)"
 ok "latest unwritable: --resume auto found $(basename $lt_new)"
 
+# the audit's deadlock: two workers, worker 0's state from the older checkpoint (size and CRC
+# rewritten), resumed with and without checkpoints: refused before training (exit 2, no hang)
+WORKERS=2 STALENESS=1 ROWS=20000 EPOCHS=1 BATCH=256 base_cfg job2.yaml
+mpi 120 3 -- train -c job2.yaml --set checkpoint.dir=$WORK/ck3 --set checkpoint.every_steps=15 \
+  > w2.out 2> w2.err || fail "2-worker training failed: $(tail -n 20 w2.err)"
+new=$(ls -d $WORK/ck3/ckpt-* | tail -n 1)
+w2old=$(ls -d $WORK/ck3/ckpt-* | tail -n 2 | head -n 1)
+[ "$new" != "$w2old" ] || fail "expected two checkpoints in $WORK/ck3: $(ls $WORK/ck3)"
+cp $w2old/worker-00000.state $new/worker-00000.state
+fix_entry worker-00000.state
+for every in 0 15; do
+  rc=0
+  mpi 60 3 -- train -c job2.yaml --set checkpoint.dir=$WORK/ck3 --set checkpoint.every_steps=$every \
+    --resume $new > w2r.out 2> w2r.err || rc=$?
+  [ $rc -eq 2 ] && grep -q "worker-00000.state: header says step" w2r.err ||
+    fail "2 workers, stale worker 0 state, every_steps=$every: exit $rc (124: hung): $(tail -n 5 w2r.err)"
+  ok "2 workers, stale worker 0 state, every_steps=$every: exit 2: $(grep -m1 'psrec: error' w2r.err | cut -c1-160)"
+done
+
 # a config that does not match: another model width, another feature schema, another bucket count
 for c in "model.dim=4|model" "data.int_mode=dense|features" "cluster.buckets=1024|buckets"; do
   set="${c%%|*}" pat="${c##*|}" rc=0
