@@ -2305,6 +2305,21 @@ static int check_dir_step(const char *dir, int64_t step)
     return PSR_OK;
 }
 
+uint64_t ckpt_inflate_max(void)
+{
+    const char *e = getenv("PSREC_RESUME_INFLATE_MAX");
+    if (!e || !*e) return CKPT_INFLATE_MAX;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(e, &end, 10);
+    if (errno || *end || e[0] == '-') {
+        psr_warn("PSREC_RESUME_INFLATE_MAX='%s' is not a byte count (a non-negative integer); "
+                 "using %llu", e, (unsigned long long)CKPT_INFLATE_MAX);
+        return CKPT_INFLATE_MAX;
+    }
+    return (uint64_t)v;
+}
+
 int ckpt_find(const char *root, const char *resume, ckpt_manifest_t *m)
 {
     memset(m, 0, sizeof *m);
@@ -2317,7 +2332,7 @@ int ckpt_find(const char *root, const char *resume, ckpt_manifest_t *m)
                       resume);
         int rc = ckpt_manifest_load(resume, m, CKPT_CHECK_CRC);
         if (rc == PSR_OK) rc = check_dir_step(resume, m->step);
-        if (rc == PSR_OK) rc = ckpt_check_loadable(m, CKPT_INFLATE_MAX);
+        if (rc == PSR_OK) rc = ckpt_check_loadable(m, ckpt_inflate_max());
         if (rc != PSR_OK) {
             char pre[1100];
             snprintf(pre, sizeof pre, "cannot resume from %s: ", resume);
@@ -2341,7 +2356,7 @@ int ckpt_find(const char *root, const char *resume, ckpt_manifest_t *m)
         int rc = ckpt_manifest_load(dir, m, CKPT_CHECK_CRC);
         if (rc == PSR_OK && m->step != v[i].step)
             rc = PSR_ERR(PSR_ERR_FORMAT, "%s: its manifest says step %" PRId64, dir, m->step);
-        if (rc == PSR_OK) rc = ckpt_check_loadable(m, CKPT_INFLATE_MAX);
+        if (rc == PSR_OK) rc = ckpt_check_loadable(m, ckpt_inflate_max());
         if (rc == PSR_OK) {
             free(dir);
             free_entries(v, n);

@@ -378,7 +378,7 @@ int ckpt_read_latest(const char *root, char *buf, size_t size);
 /* resume = "auto": the newest usable checkpoint in ROOT (D4; warnings for the skipped),
  * CKPT_FRESH when ROOT is missing or holds none, PSR_ERR_FORMAT when it holds some and none
  * is usable. resume = a directory: exactly that checkpoint, verified to CKPT_CHECK_CRC and by
- * ckpt_check_loadable (CKPT_INFLATE_MAX), its name's step checked, or an error (root is not
+ * ckpt_check_loadable (ckpt_inflate_max()), its name's step checked, or an error (root is not
  * used). On PSR_OK, m is loaded and m->dir names the checkpoint;
  * free m in every case. */
 int ckpt_find(const char *root, const char *resume, ckpt_manifest_t *m);
@@ -386,6 +386,9 @@ int ckpt_find(const char *root, const char *resume, ckpt_manifest_t *m);
 /* Raw bytes up to which ckpt_find inflates a whole checkpoint (and compares the digest)
  * before accepting it; larger ones get every header and index checked, not the rows. */
 #define CKPT_INFLATE_MAX ((uint64_t)256 << 20)
+/* That bound: the environment variable PSREC_RESUME_INFLATE_MAX (bytes) when set, else
+ * CKPT_INFLATE_MAX (a warning for a value that is not a byte count). */
+uint64_t ckpt_inflate_max(void);
 
 /* Everything a load would trip over, checked before a job commits to a checkpoint (ckpt_find
  * calls it for every candidate): each file opens as a regular file, its header, index and

@@ -85,6 +85,18 @@ expect_bad records "server-00000.rows: holds .* records, the manifest lists"
 sed -i 's/^digest: 0x.*/digest: 0x0000000000000001/' $new/manifest.yaml
 expect_bad digest "manifest.yaml: records model digest 0000000000000001"
 
+# above the bound of rank 0's full check (here 0 bytes) the servers compare the digest of
+# what they loaded with the manifest's: refused on every rank (exit 2), no fallback possible
+sed -i 's/^digest: 0x.*/digest: 0x0000000000000001/' $new/manifest.yaml
+rc=0
+mpi 60 2 -x PSREC_RESUME_INFLATE_MAX=0 -- train -c job.yaml --set checkpoint.dir=$WORK/ck \
+  --resume $new > dg.out 2> dg.err || rc=$?
+[ $rc -eq 2 ] && grep -q "manifest.yaml: records model digest 0000000000000001, but the servers loaded" dg.err ||
+  fail "digest checked after loading: exit $rc: $(tail -n 5 dg.err)"
+! grep -q "MPI_ABORT" dg.err || fail "digest checked after loading: MPI_ABORT banner: $(cat dg.err)"
+ok "digest after loading: $(grep -m1 'psrec: error' dg.err | cut -c1-200)"
+rm -rf $WORK/ck && cp -a $WORK/pristine $WORK/ck
+
 rm $new/manifest.yaml && mkfifo $new/manifest.yaml
 expect_bad fifo "manifest.yaml: not a regular file (a FIFO)"
 
