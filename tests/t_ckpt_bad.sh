@@ -4,7 +4,9 @@
 # warning naming the bad file. The fault audit's cases (operations issue item 8): a worker
 # state from an older checkpoint, a wrong record count, a wrong digest, a FIFO as the manifest
 # (sizes and CRCs rewritten to match where they would differ); a checkpoint directory that is
-# a link to an older one; and a job that cannot write `latest` (warns, succeeds, resumable).
+# a link to an older one; a job that cannot write `latest` (warns, succeeds, resumable); a
+# wrong digest above rank 0's inflate bound (the servers' loaded digest refuses it); and two
+# workers resuming with worker 0's state from the older checkpoint (crashed or hung before).
 source "$(dirname "$0")/lib.sh"
 ROWS=20000 TEST_ROWS=2000 gen_data
 STALENESS=1 ROWS=20000 EPOCHS=1 BATCH=256 base_cfg job.yaml
