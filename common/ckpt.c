@@ -199,11 +199,39 @@ out:
     return rc;
 }
 
+/* Open a checkpoint file for reading without ever blocking in open(): O_NONBLOCK (a FIFO
+ * opens at once instead of waiting for a writer), then fstat, and only a regular file is
+ * accepted; blocking mode is restored for the reads. The fd, or -1 with the error recorded
+ * (message "PATH: ..."). */
+static int open_regular(const char *path, int *fd_out)
+{
+    *fd_out = -1;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) return PSR_ERR(PSR_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return PSR_ERR(PSR_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return PSR_ERR(PSR_ERR_FORMAT, "%s: not a regular file (%s); a checkpoint holds only "
+                       "regular files", path,
+                       S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISDIR(st.st_mode) ? "a directory"
+                       : S_ISSOCK(st.st_mode) ? "a socket" : "a device or other special file");
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    *fd_out = fd;
+    return PSR_OK;
+}
+
 /* Size and CRC32 of a whole file. */
 static int crc_file(const char *path, uint64_t *size, uint32_t *crc)
 {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return PSR_ERR(PSR_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    int fd;
+    PSR_FORWARD(open_regular(path, &fd));
     unsigned char *buf = psr_xmalloc(CKPT_OUT_BYTES);
     uint64_t n = 0;
     uint32_t c = 0;
@@ -756,12 +784,8 @@ int ckpt_reader_open(ckpt_reader_t **rp, const char *path, int kind)
     ckpt_reader_t *r = psr_xcalloc(1, sizeof *r);
     r->path = psr_xstrdup(path);
     r->cur = -1;
-    r->fd = open(path, O_RDONLY);
-    int rc = PSR_OK;
-    if (r->fd < 0) {
-        rc = PSR_ERR(PSR_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-        goto fail;
-    }
+    int rc = open_regular(path, &r->fd);
+    if (rc != PSR_OK) goto fail;
     struct stat st;
     if (fstat(r->fd, &st) != 0) {
         rc = PSR_ERR(PSR_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
@@ -1827,8 +1851,14 @@ static int manifest_parse_root(const mp_t *p, ckpt_manifest_t *m)
 
 static int read_small_file(const char *path, char **text, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return PSR_ERR(PSR_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    int fd;
+    PSR_FORWARD(open_regular(path, &fd));
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        int e = errno;
+        close(fd);
+        return PSR_ERR(PSR_ERR_IO, "%s: cannot open: %s", path, strerror(e));
+    }
     sbuf_t b = {0};
     unsigned char chunk[8192];
     size_t k;
@@ -1860,6 +1890,9 @@ static int check_file(const char *dir, const ckpt_file_info_t *f, int level)
         rc = errno == ENOENT
                  ? PSR_ERR(PSR_ERR_FORMAT, "%s: missing (the manifest lists it)", path)
                  : PSR_ERR(PSR_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
+    } else if (!S_ISREG(st.st_mode)) {
+        rc = PSR_ERR(PSR_ERR_FORMAT, "%s: not a regular file (%s); a checkpoint holds only "
+                     "regular files", path, S_ISFIFO(st.st_mode) ? "a FIFO" : "a special file");
     } else if ((uint64_t)st.st_size != f->bytes) {
         rc = PSR_ERR(PSR_ERR_FORMAT,
                      "%s: size %" PRIu64 " bytes, the manifest lists %" PRIu64
@@ -2206,10 +2239,14 @@ int ckpt_commit(const char *root, const ckpt_manifest_t *m, int keep, char **fin
     if (rc == PSR_OK) rc = fsync_dir(root);
     if (rc == PSR_OK && aside && rm_rf(aside) != 0)
         psr_warn("cannot remove '%s': %s", aside, strerror(errno));
-    if (rc == PSR_OK) {
+    if (rc == PSR_OK) { /* D3, D4: the checkpoint stands; `latest` is only for people */
         char line[48];
         snprintf(line, sizeof line, "%s\n", dname);
-        rc = write_file_atomic(root, CKPT_LATEST, line, strlen(line));
+        if (write_file_atomic(root, CKPT_LATEST, line, strlen(line)) != PSR_OK)
+            psr_warn("checkpoint %s is committed and complete, but the pointer %s/%s could not "
+                     "be updated (%s): it still names an older checkpoint or none; --resume "
+                     "auto does not read it and will find %s",
+                     dest, root, CKPT_LATEST, psr_err_msg(), dname);
     }
     if (rc == PSR_OK) prune(root, m->step, keep);
     if (rc == PSR_OK && final) {
@@ -2248,6 +2285,41 @@ static int not_a_checkpoint(const char *dir)
     return PSR_OK;
 }
 
+/* A directory named ckpt-<step> must hold that step's checkpoint (a symbolic link or a copy
+ * of an older checkpoint under a newer name would make a job resume from the wrong step). */
+static int check_dir_step(const char *dir, int64_t step)
+{
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/') n--;
+    size_t b = n;
+    while (b > 0 && dir[b - 1] != '/') b--;
+    char name[64];
+    if (n - b >= sizeof name) return PSR_OK;
+    memcpy(name, dir + b, n - b);
+    name[n - b] = '\0';
+    int64_t named = committed_step(name);
+    PSR_RETURN_IF(named >= 0 && named != step, PSR_ERR_FORMAT,
+                  "%s: named for step %" PRId64 ", but its %s says step %" PRId64
+                  " (a link to or a copy of another checkpoint?)",
+                  dir, named, CKPT_MANIFEST, step);
+    return PSR_OK;
+}
+
+uint64_t ckpt_inflate_max(void)
+{
+    const char *e = getenv("PSREC_RESUME_INFLATE_MAX");
+    if (!e || !*e) return CKPT_INFLATE_MAX;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(e, &end, 10);
+    if (errno || *end || e[0] == '-') {
+        psr_warn("PSREC_RESUME_INFLATE_MAX='%s' is not a byte count (a non-negative integer); "
+                 "using %llu", e, (unsigned long long)CKPT_INFLATE_MAX);
+        return CKPT_INFLATE_MAX;
+    }
+    return (uint64_t)v;
+}
+
 int ckpt_find(const char *root, const char *resume, ckpt_manifest_t *m)
 {
     memset(m, 0, sizeof *m);
@@ -2259,6 +2331,8 @@ int ckpt_find(const char *root, const char *resume, ckpt_manifest_t *m)
                       "resume from a ckpt-<step> directory or use --resume auto",
                       resume);
         int rc = ckpt_manifest_load(resume, m, CKPT_CHECK_CRC);
+        if (rc == PSR_OK) rc = check_dir_step(resume, m->step);
+        if (rc == PSR_OK) rc = ckpt_check_loadable(m, ckpt_inflate_max());
         if (rc != PSR_OK) {
             char pre[1100];
             snprintf(pre, sizeof pre, "cannot resume from %s: ", resume);
@@ -2282,6 +2356,7 @@ int ckpt_find(const char *root, const char *resume, ckpt_manifest_t *m)
         int rc = ckpt_manifest_load(dir, m, CKPT_CHECK_CRC);
         if (rc == PSR_OK && m->step != v[i].step)
             rc = PSR_ERR(PSR_ERR_FORMAT, "%s: its manifest says step %" PRId64, dir, m->step);
+        if (rc == PSR_OK) rc = ckpt_check_loadable(m, ckpt_inflate_max());
         if (rc == PSR_OK) {
             free(dir);
             free_entries(v, n);
@@ -2393,8 +2468,8 @@ static int dup_check(scan_t *s, size_t n, const char *path, uint32_t bucket)
 }
 
 /* Check one listed file deeply and add it to the totals. On error nothing is added. */
-static int scan_file(const ckpt_manifest_t *m, int fi, scan_t *s, int level, char *note,
-                     size_t note_size)
+static int scan_file(const ckpt_manifest_t *m, int fi, scan_t *s, int level, int inflate,
+                     char *note, size_t note_size)
 {
     const ckpt_file_info_t *f = &m->files[fi];
     PSR_FORWARD(check_file(m->dir, f, level));
@@ -2430,7 +2505,8 @@ static int scan_file(const ckpt_manifest_t *m, int fi, scan_t *s, int level, cha
         const uint64_t salt = psr_table_salt(t);
         uint32_t cur = UINT32_MAX;
         size_t nk = 0;
-        for (;;) {
+        if (!inflate) rows = h->records;
+        for (; inflate;) {
             if (rc != PSR_OK) break;
             ckpt_row_t row;
             int eof;
@@ -2465,7 +2541,7 @@ static int scan_file(const ckpt_manifest_t *m, int fi, scan_t *s, int level, cha
         }
     } else if (rc == PSR_OK && h->kind == CKPT_KIND_DENSE) {
         uint64_t floats = 0;
-        for (;;) {
+        for (; inflate;) {
             ckpt_dense_block_t b;
             int eof;
             rc = ckpt_dense_next(r, &b, &eof);
@@ -2530,6 +2606,33 @@ static uint32_t scan_missing(const scan_t *s, const ckpt_manifest_t *m, int t, u
     return n;
 }
 
+int ckpt_check_loadable(const ckpt_manifest_t *m, uint64_t inflate_max)
+{
+    const char *dir = m->dir ? m->dir : ".";
+    uint64_t raw = 0;
+    for (int i = 0; i < m->n_files; i++) raw += m->files[i].raw_bytes;
+    const int inflate = raw <= inflate_max;
+    scan_t s;
+    scan_init(&s, m);
+    int rc = PSR_OK;
+    for (int i = 0; i < m->n_files && rc == PSR_OK; i++) {
+        char note[128];
+        rc = scan_file(m, i, &s, CKPT_CHECK_NONE, inflate, note, sizeof note);
+    }
+    for (int t = 0; t < m->n_tables && rc == PSR_OK; t++) {
+        uint32_t first = 0;
+        if (scan_missing(&s, m, t, &first) > 0)
+            rc = PSR_ERR(PSR_ERR_FORMAT, "%s: bucket %u of table %d ('%s') is in no rows file "
+                         "(of %u buckets)", dir, first, t, m->tables[t].name, m->n_buckets);
+    }
+    if (rc == PSR_OK && inflate && m->has_digest && s.digest != m->digest)
+        rc = PSR_ERR(PSR_ERR_FORMAT, "%s/%s: records model digest %016" PRIx64 ", but the files "
+                     "hold %016" PRIx64 " (the manifest or a file was altered)",
+                     dir, CKPT_MANIFEST, m->digest, s.digest);
+    scan_free(&s);
+    return rc;
+}
+
 int ckpt_verify_print(const char *dir, FILE *out)
 {
     ckpt_manifest_t m;
@@ -2550,7 +2653,7 @@ int ckpt_verify_print(const char *dir, FILE *out)
     char first_msg[1024] = "";
     for (int i = 0; i < m.n_files; i++) {
         char note[128] = "";
-        int frc = scan_file(&m, i, &s, CKPT_CHECK_CRC, note, sizeof note);
+        int frc = scan_file(&m, i, &s, CKPT_CHECK_CRC, 1, note, sizeof note);
         if (frc == PSR_OK) {
             fprintf(out, "OK   %s: %" PRIu64 " bytes, CRC32 0x%08x, %s\n", m.files[i].name,
                     m.files[i].bytes, m.files[i].crc32, note);
@@ -2645,7 +2748,7 @@ int ckpt_inspect_print(const char *dir, FILE *out)
     scan_init(&s, &m);
     for (int i = 0; i < m.n_files && rc == PSR_OK; i++) {
         char note[128];
-        rc = scan_file(&m, i, &s, CKPT_CHECK_SIZE, note, sizeof note);
+        rc = scan_file(&m, i, &s, CKPT_CHECK_SIZE, 1, note, sizeof note);
     }
     for (int t = 0; t < m.n_tables && rc == PSR_OK; t++) {
         uint32_t first = 0;

@@ -28,10 +28,13 @@
  *      directory with files missing), and leftover ckpt-*.tmp directories are removed.
  *      A committed ckpt-<step> of the same step is replaced (moved aside, then removed).
  *  D4. --resume auto picks the committed checkpoint with the largest step whose manifest
- *      loads and whose every file has the size and CRC32 the manifest lists; a failing one
- *      is reported (warning naming the file) and the next older tried. `latest` is for
- *      people and scripts; resume does not trust it (a crash between D3's renames can leave
- *      it one checkpoint behind).
+ *      loads and says the step of the directory's name, whose every file is a regular file
+ *      with the size and CRC32 the manifest lists, and that ckpt_check_loadable accepts
+ *      (headers against the manifest, bucket coverage, rows and digest when small); a
+ *      failing one is reported (warning naming the file) and the next older tried. `latest`
+ *      is for people and scripts; resume does not trust it (a crash between D3's renames can
+ *      leave it one checkpoint behind), and a commit whose only failure is updating it
+ *      succeeds with a warning.
  *
  * Data file rules (every .rows, .params, .state file; integers little-endian):
  *  F1. Header, 64 bytes: magic "PSRCKPT\0" (8) | version u32 (1 or 2, F7) |
@@ -363,8 +366,9 @@ int ckpt_stage(const char *root, int64_t step, char **stage);
  * with its size, writes the manifest, renames, updates `latest`, prunes to the `keep`
  * newest (keep <= 0: keep all) and removes leftover ckpt-*.tmp. Pruning problems are
  * warnings. *final (may be NULL) gets the malloc'd committed path. An error before the
- * rename leaves nothing committed (call ckpt_abort); an error after it (fsync of ROOT,
- * `latest`) is still returned, but the checkpoint stands and resume will find it. */
+ * rename leaves nothing committed (call ckpt_abort); an error in the fsync of ROOT after it
+ * is still returned, but the checkpoint stands and resume will find it; failing to update
+ * `latest` is only a warning that says so (PSR_OK). */
 int ckpt_commit(const char *root, const ckpt_manifest_t *m, int keep, char **final);
 /* Remove ROOT/ckpt-<step>.tmp and its contents (after a failed checkpoint). */
 void ckpt_abort(const char *root, int64_t step);
@@ -373,10 +377,28 @@ int ckpt_read_latest(const char *root, char *buf, size_t size);
 
 /* resume = "auto": the newest usable checkpoint in ROOT (D4; warnings for the skipped),
  * CKPT_FRESH when ROOT is missing or holds none, PSR_ERR_FORMAT when it holds some and none
- * is usable. resume = a directory: exactly that checkpoint, verified to CKPT_CHECK_CRC, or
- * an error (root is not used). On PSR_OK, m is loaded and m->dir names the checkpoint;
+ * is usable. resume = a directory: exactly that checkpoint, verified to CKPT_CHECK_CRC and by
+ * ckpt_check_loadable (ckpt_inflate_max()), its name's step checked, or an error (root is not
+ * used). On PSR_OK, m is loaded and m->dir names the checkpoint;
  * free m in every case. */
 int ckpt_find(const char *root, const char *resume, ckpt_manifest_t *m);
+
+/* Raw bytes up to which ckpt_find inflates a whole checkpoint (and compares the digest)
+ * before accepting it; larger ones get every header and index checked, not the rows. */
+#define CKPT_INFLATE_MAX ((uint64_t)256 << 20)
+/* That bound: the environment variable PSREC_RESUME_INFLATE_MAX (bytes) when set, else
+ * CKPT_INFLATE_MAX (a warning for a value that is not a byte count). */
+uint64_t ckpt_inflate_max(void);
+
+/* Everything a load would trip over, checked before a job commits to a checkpoint (ckpt_find
+ * calls it for every candidate): each file opens as a regular file, its header, index and
+ * trailer are sound, and its header agrees with the manifest (kind, step, rank, table,
+ * width, floats per row, bucket count, records and raw bytes), so a file from another
+ * checkpoint or another rank is refused; every bucket of every table is in exactly one rows
+ * file. When the listed raw bytes total at most inflate_max, every segment is also inflated
+ * and checked and the model digest compared with the manifest's (when it has one).
+ * PSR_ERR_FORMAT (or PSR_ERR_IO) naming the file and the difference. */
+int ckpt_check_loadable(const ckpt_manifest_t *m, uint64_t inflate_max);
 
 /* Where each bucket lives: reads every rows file's index (not its rows). */
 typedef struct {

@@ -539,6 +539,7 @@ int ps_server_load(const ps_server_opts_t *o, int rank, const char *dir, ps_tabl
                    ps_table_t *dense, int64_t *n_loaded)
 {
     *n_loaded = 0;
+    uint64_t digest = 0; /* this server's share of the model digest (common/ckpt.h) */
     ckpt_manifest_t m;
     int rc = ckpt_manifest_load(dir, &m, CKPT_CHECK_SIZE);
     const psr_tables_t *T = &o->tables;
@@ -566,6 +567,10 @@ int ps_server_load(const ps_server_opts_t *o, int rank, const char *dir, ps_tabl
             if (!rd[fi]) {
                 char *path = ckpt_join(m.dir, m.files[fi].name);
                 rc = ckpt_reader_open(&rd[fi], path, CKPT_KIND_ROWS);
+                if (rc == PSR_OK && ckpt_reader_header(rd[fi])->rank != (uint32_t)m.files[fi].rank)
+                    rc = PSR_ERR(PSR_ERR_FORMAT, "%s: header says server %u, the manifest lists "
+                                 "it as server %d's (files swapped between ranks?)", path,
+                                 ckpt_reader_header(rd[fi])->rank, m.files[fi].rank);
                 free(path);
                 if (rc != PSR_OK) break;
             }
@@ -575,6 +580,8 @@ int ps_server_load(const ps_server_opts_t *o, int rank, const char *dir, ps_tabl
                 int eof = 0;
                 if (rc != PSR_OK || (rc = ckpt_rows_next(rd[fi], &row, &eof)) != PSR_OK || eof)
                     break;
+                digest += psr_row_digest(row.key ^ psr_table_salt(t), row.floats,
+                                         (size_t)m.tables[t].n_floats, row.step);
                 if (ps_table_put(&rows[t], row.key, row.floats, row.step, row.last) < 0) {
                     rc = PSR_ERR(PSR_ERR_FORMAT, "%s/%s: key %016llx appears twice", m.dir,
                                  m.files[fi].name, (unsigned long long)row.key);
@@ -589,6 +596,10 @@ int ps_server_load(const ps_server_opts_t *o, int rank, const char *dir, ps_tabl
         int di = ckpt_manifest_find_file(&m, CKPT_KIND_DENSE, 0); /* M2: always listed */
         char *path = ckpt_join(m.dir, m.files[di].name);
         rc = ckpt_reader_open(&r, path, CKPT_KIND_DENSE);
+        if (rc == PSR_OK && ckpt_reader_header(r)->step != m.step)
+            rc = PSR_ERR(PSR_ERR_FORMAT, "%s: header says step %lld, the manifest %lld (a file "
+                         "from another checkpoint?)", path,
+                         (long long)ckpt_reader_header(r)->step, (long long)m.step);
         free(path);
         int64_t got = 0, want = 0;
         for (int64_t id = rank; id < o->n_dense_blocks; id += o->n_servers) want++;
@@ -603,6 +614,7 @@ int ps_server_load(const ps_server_opts_t *o, int rank, const char *dir, ps_tabl
                 break;
             }
             if ((int64_t)(blk.id % (uint32_t)o->n_servers) != rank) continue;
+            digest += psr_row_digest(blk.id, blk.floats, blk.n, blk.step);
             if (ps_table_put(dense, blk.id, blk.floats, blk.step, blk.step) < 0) {
                 rc = PSR_ERR(PSR_ERR_FORMAT, "%s/dense.params: block %u appears twice", m.dir,
                              blk.id);
@@ -614,6 +626,37 @@ int ps_server_load(const ps_server_opts_t *o, int rank, const char *dir, ps_tabl
             rc = PSR_ERR(PSR_ERR_FORMAT, "%s/dense.params: %lld of server %d's %lld dense blocks "
                          "are missing", m.dir, (long long)(want - got), rank, (long long)want);
         ckpt_reader_close(r);
+    }
+    if (rc == PSR_OK && rank == 0 && !(dense && o->n_dense_blocks > 0)) {
+        /* dense parameters live on the workers (or nowhere): server 0 adds dense.params's
+         * share of the digest, which the workers' replica gave when it was written */
+        ckpt_reader_t *r = NULL;
+        int di = ckpt_manifest_find_file(&m, CKPT_KIND_DENSE, 0);
+        char *path = ckpt_join(m.dir, m.files[di].name);
+        rc = ckpt_reader_open(&r, path, CKPT_KIND_DENSE);
+        free(path);
+        while (rc == PSR_OK) {
+            ckpt_dense_block_t blk;
+            int eof = 0;
+            if ((rc = ckpt_dense_next(r, &blk, &eof)) != PSR_OK || eof) break;
+            digest += psr_row_digest(blk.id, blk.floats, blk.n, blk.step);
+        }
+        ckpt_reader_close(r);
+    }
+    /* The model digest of what the servers loaded, summed over them, against the manifest's.
+     * Every server of a job gets here (whatever failed above), so the sum is collective;
+     * a server that failed reports its own error, the others go on to the agreement. */
+    int init = 0, fin = 0;
+    MPI_Initialized(&init);
+    MPI_Finalized(&fin);
+    if (init && !fin && o->srv_comm != MPI_COMM_NULL && o->srv_comm != (MPI_Comm)0) {
+        uint64_t mine[2] = {rc == PSR_OK ? 0u : 1u, digest}, sum[2] = {0, 0};
+        MPI_Allreduce(mine, sum, 2, MPI_UINT64_T, MPI_SUM, o->srv_comm);
+        if (rc == PSR_OK && sum[0] == 0 && m.has_digest && sum[1] != m.digest)
+            rc = PSR_ERR(PSR_ERR_FORMAT, "%s/%s: records model digest %016llx, but the servers "
+                         "loaded %016llx (the manifest or a file was altered)", m.dir,
+                         CKPT_MANIFEST, (unsigned long long)m.digest,
+                         (unsigned long long)sum[1]);
     }
     for (int i = 0; rd && i < m.n_files; i++) ckpt_reader_close(rd[i]);
     free(rd);

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1967,6 +1968,237 @@ static void test_tables_old_manifest(void)
     free(root);
 }
 
+/* ---- the fault audit's findings (operations issue, item 8) ------------------------------ */
+
+/* Size and CRC32 of a whole file, computed here (not with ckpt.c's code). */
+static void file_crc(const char *p, uint64_t *size, uint32_t *crc)
+{
+    FILE *f = fopen(p, "rb");
+    unsigned char buf[65536];
+    uLong c = crc32(0L, Z_NULL, 0);
+    uint64_t n = 0;
+    size_t k;
+    while (f && (k = fread(buf, 1, sizeof buf, f)) > 0) {
+        c = crc32(c, buf, (uInt)k);
+        n += k;
+    }
+    if (f) fclose(f);
+    *size = n;
+    *crc = (uint32_t)c;
+}
+
+/* What a careful forger does: the manifest of root/ckpt-<step> rewritten (through a commit
+ * of the same step) after `edit`, with every file's size and CRC32 recomputed to match what
+ * is on disk now. */
+static void recommit(const char *root, int64_t step, int records_delta, int digest_mode,
+                     uint64_t digest)
+{
+    char name[32], sname[40];
+    ckpt_dir_name(step, name);
+    snprintf(sname, sizeof sname, "%s.tmp", name);
+    char *dir = path2(root, name), *stage = path2(root, sname);
+    ckpt_manifest_t m;
+    CHECK_INT(ckpt_manifest_load(dir, &m, CKPT_CHECK_NONE), PSR_OK);
+    CHECK_INT(rename(dir, stage), 0);
+    for (int i = 0; i < m.n_files; i++) {
+        char *p = path2(stage, m.files[i].name);
+        file_crc(p, &m.files[i].bytes, &m.files[i].crc32);
+        free(p);
+    }
+    m.files[0].records += (uint64_t)records_delta;
+    if (digest_mode) {
+        m.has_digest = 1;
+        m.digest = digest;
+    }
+    CHECK_INT(ckpt_commit(root, &m, 0, NULL), PSR_OK);
+    ckpt_manifest_free(&m);
+    free(dir);
+    free(stage);
+}
+
+static void swap_files(const char *a, const char *b)
+{
+    char tmp[2100];
+    snprintf(tmp, sizeof tmp, "%s.swap", a);
+    CHECK_INT(rename(a, tmp), 0);
+    CHECK_INT(rename(b, a), 0);
+    CHECK_INT(rename(tmp, b), 0);
+}
+
+/* ckpt_find(NULL, dir) refuses with a message containing both needles; auto on root falls
+ * back to `older` with a warning naming the refused checkpoint. */
+static void expect_refused(const char *root, const char *dir, const char *n1, const char *n2,
+                           int64_t older)
+{
+    ckpt_manifest_t m;
+    int rc = ckpt_find(NULL, dir, &m);
+    CHECK_INT(rc, PSR_ERR_FORMAT);
+    CHECK_CONTAINS(psr_err_msg(), n1);
+    CHECK_CONTAINS(psr_err_msg(), n2);
+    ckpt_manifest_free(&m);
+    capture_begin();
+    rc = ckpt_find(root, "auto", &m);
+    char *err = capture_end();
+    CHECK_INT(rc, PSR_OK);
+    CHECK_INT(m.step, older);
+    CHECK_CONTAINS(err, n1);
+    CHECK_CONTAINS(err, "trying the next older one");
+    free(err);
+    ckpt_manifest_free(&m);
+}
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    static const char msg[] = "test_ckpt: hung (a FIFO blocked an open?)\n";
+    if (write(2, msg, sizeof msg - 1) < 0) _exit(3);
+    _exit(3);
+}
+
+static void test_audit(void)
+{
+    char *root = path2(tmpdir, "audit");
+    uint64_t d200 = 0;
+    CHECK_INT(write_checkpoint(root, &job_small, 100, 0, NULL), PSR_OK);
+    CHECK_INT(write_checkpoint(root, &job_small, 200, 0, &d200), PSR_OK);
+    char *c100 = path2(root, "ckpt-000000000100"), *c200 = path2(root, "ckpt-000000000200");
+    char *keep = path2(tmpdir, "audit-200");
+    cp_r(c200, keep);
+
+    /* the recomputed sizes and CRCs alone change nothing: still accepted */
+    recommit(root, 200, 0, 1, d200);
+    ckpt_manifest_t m;
+    CHECK_INT(ckpt_find(NULL, c200, &m), PSR_OK);
+    ckpt_manifest_free(&m);
+
+    /* worker 0's state from the older checkpoint, sizes and CRCs rewritten to match */
+    char *w200 = path2(c200, "worker-00000.state"), *w100 = path2(c100, "worker-00000.state");
+    copy_file(w100, w200);
+    recommit(root, 200, 0, 0, 0);
+    expect_refused(root, c200, "ckpt-000000000200/worker-00000.state", "step 100", 100);
+    cp_r(keep, c200);
+
+    /* server files swapped between ranks */
+    char *s0 = path2(c200, "server-00000.rows"), *s1 = path2(c200, "server-00001.rows");
+    swap_files(s0, s1);
+    recommit(root, 200, 0, 0, 0);
+    expect_refused(root, c200, "ckpt-000000000200/server-00000.rows", "rank 1", 100);
+    cp_r(keep, c200);
+
+    /* a wrong record count in the manifest (files[0] is server-00000.rows) */
+    recommit(root, 200, 1, 0, 0);
+    expect_refused(root, c200, "ckpt-000000000200/server-00000.rows", "records", 100);
+    cp_r(keep, c200);
+
+    /* a wrong digest in the manifest */
+    recommit(root, 200, 0, 1, d200 + 1);
+    expect_refused(root, c200, "ckpt-000000000200/manifest.yaml", "digest", 100);
+    /* above CKPT_INFLATE_MAX (here: 0 bytes) rows are not read, so the digest is not compared;
+     * headers still are */
+    CHECK_INT(ckpt_manifest_load(c200, &m, CKPT_CHECK_CRC), PSR_OK);
+    CHECK_INT(ckpt_check_loadable(&m, 0), PSR_OK);
+    CHECK_INT(ckpt_check_loadable(&m, UINT64_MAX), PSR_ERR_FORMAT);
+    ckpt_manifest_free(&m);
+    cp_r(keep, c200);
+    copy_file(w100, w200);
+    recommit(root, 200, 0, 0, 0);
+    CHECK_INT(ckpt_manifest_load(c200, &m, CKPT_CHECK_CRC), PSR_OK);
+    CHECK_INT(ckpt_check_loadable(&m, 0), PSR_ERR_FORMAT);
+    CHECK_CONTAINS(psr_err_msg(), "worker-00000.state: header says step 100");
+    ckpt_manifest_free(&m);
+    cp_r(keep, c200);
+
+    /* a checkpoint directory that is a symbolic link to an older one */
+    char *c300 = path2(root, "ckpt-000000000300");
+    CHECK_INT(symlink("ckpt-000000000100", c300), 0);
+    CHECK_INT(ckpt_find(NULL, c300, &m), PSR_ERR_FORMAT);
+    CHECK_CONTAINS(psr_err_msg(), "ckpt-000000000300");
+    CHECK_CONTAINS(psr_err_msg(), "step 100");
+    ckpt_manifest_free(&m);
+    capture_begin();
+    int rc = ckpt_find(root, "auto", &m);
+    char *err = capture_end();
+    CHECK_INT(rc, PSR_OK);
+    CHECK_INT(m.step, 200);
+    CHECK_CONTAINS(err, "ckpt-000000000300");
+    free(err);
+    ckpt_manifest_free(&m);
+    unlink(c300);
+
+    /* a FIFO as manifest.yaml: verify and find return (an alarm turns a hang into a failure) */
+    signal(SIGALRM, on_alarm);
+    alarm(60);
+    char *c400 = path2(root, "ckpt-000000000400"), *man = path2(c400, "manifest.yaml");
+    cp_r(c200, c400);
+    unlink(man);
+    CHECK_INT(mkfifo(man, 0644), 0);
+    CHECK_INT(ckpt_find(NULL, c400, &m), PSR_ERR_FORMAT);
+    CHECK_CONTAINS(psr_err_msg(), "manifest.yaml: not a regular file (a FIFO)");
+    ckpt_manifest_free(&m);
+    char *text = NULL;
+    CHECK(report(ckpt_verify_print, c400, &text) != PSR_OK);
+    CHECK_CONTAINS(text, "not a regular file");
+    free(text);
+    capture_begin();
+    rc = ckpt_find(root, "auto", &m);
+    err = capture_end();
+    CHECK_INT(rc, PSR_OK);
+    CHECK_INT(m.step, 200);
+    CHECK_CONTAINS(err, "ckpt-000000000400/manifest.yaml");
+    free(err);
+    ckpt_manifest_free(&m);
+    /* a FIFO as a data file */
+    unlink(man);
+    copy_file(path2(c200, "manifest.yaml"), man);
+    char *w400 = path2(c400, "worker-00001.state");
+    unlink(w400);
+    CHECK_INT(mkfifo(w400, 0644), 0);
+    CHECK_INT(ckpt_find(NULL, c400, &m), PSR_ERR_FORMAT);
+    CHECK_CONTAINS(psr_err_msg(), "worker-00001.state: not a regular file");
+    ckpt_manifest_free(&m);
+    CHECK(report(ckpt_verify_print, c400, &text) != PSR_OK);
+    CHECK_CONTAINS(text, "FAIL worker-00001.state");
+    free(text);
+    alarm(0);
+    rm_rf(c400);
+
+    /* only `latest` cannot be written: the checkpoint stands, the commit succeeds with a
+     * warning, and auto finds it without `latest` */
+    char *lt = path2(root, ".latest.tmp"), *latest = path2(root, "latest");
+    mkdir_p(lt); /* fopen of .latest.tmp fails (a directory), as on a full disk */
+    capture_begin();
+    rc = write_checkpoint(root, &job_small, 500, 0, NULL);
+    err = capture_end();
+    CHECK_INT(rc, PSR_OK);
+    CHECK_CONTAINS(err, "checkpoint ");
+    CHECK_CONTAINS(err, "ckpt-000000000500 is committed");
+    CHECK_CONTAINS(err, "latest");
+    free(err);
+    char buf[64] = "";
+    CHECK_INT(ckpt_read_latest(root, buf, sizeof buf), PSR_OK);
+    CHECK(strcmp(buf, "ckpt-000000000200") == 0); /* still the older one */
+    rmdir(lt);
+    unlink(latest);
+    CHECK_INT(ckpt_find(root, "auto", &m), PSR_OK);
+    CHECK_INT(m.step, 500);
+    ckpt_manifest_free(&m);
+
+    free(lt);
+    free(latest);
+    free(w400);
+    free(man);
+    free(c400);
+    free(c300);
+    free(s0);
+    free(s1);
+    free(w200);
+    free(w100);
+    free(keep);
+    free(c100);
+    free(c200);
+    free(root);
+}
+
 int main(void)
 {
     const char *base = getenv("PSREC_TEST_TMP");
@@ -1988,6 +2220,7 @@ int main(void)
     test_golden_single_table();
     test_tables();
     test_tables_old_manifest();
+    test_audit();
 
     if (!check_failures) rm_rf(tmpdir); /* keep the files of a failed run for a look */
     CHECK_DONE();

@@ -439,6 +439,28 @@ static int read_state(const char *dir, int kind, int rank, void **bytes, size_t 
     return rc;
 }
 
+/* The header of state file (kind, rank) in dir says the manifest's step and that rank: a
+ * state file from another checkpoint or another worker, with the manifest's sizes and CRCs
+ * rewritten to match, would otherwise resume a worker at the wrong place. */
+static int state_header_check(const char *dir, int kind, int rank, int64_t step)
+{
+    char name[CKPT_NAME_MAX];
+    ckpt_file_name(kind, rank, name);
+    char *path = ckpt_join(dir, name);
+    ckpt_reader_t *r = NULL;
+    int rc = ckpt_reader_open(&r, path, kind);
+    if (rc == PSR_OK) {
+        const ckpt_header_t *h = ckpt_reader_header(r);
+        if (h->step != step || h->rank != (uint32_t)rank)
+            rc = PSR_ERR(PSR_ERR_FORMAT, "%s: header says step %lld rank %u, the manifest step "
+                         "%lld rank %d (a file from another checkpoint?)", path,
+                         (long long)h->step, h->rank, (long long)step, rank);
+    }
+    ckpt_reader_close(r);
+    free(path);
+    return rc;
+}
+
 static int check_state(const wk_state_t *st, const char *dir, const char *what)
 {
     PSR_RETURN_IF(st->magic != WK_STATE_MAGIC || st->version != WK_STATE_VERSION, PSR_ERR_FORMAT,
@@ -549,7 +571,9 @@ static int resume(trainer_t *t, const char *dir)
     wk_state_t st;
     memset(&st, 0, sizeof st);
     int match = 0, all = 0;
-    if (same) {
+    if (rc == PSR_OK) rc = state_header_check(dir, CKPT_KIND_GLOBAL, 0, ck_step);
+    if (rc == PSR_OK && same) rc = state_header_check(dir, CKPT_KIND_WORKER, t->worker, ck_step);
+    if (rc == PSR_OK && same) {
         void *bytes = NULL;
         size_t n = 0;
         rc = read_state(dir, CKPT_KIND_WORKER, t->worker, &bytes, &n);
