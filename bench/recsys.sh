@@ -10,7 +10,8 @@
 #   bash bench/recsys.sh speed [ROWS=10000000] [REPEATS=5]
 #                                               MF (dim 32, mse) ratings/s per worker core on
 #                                               ROWS generated ratings (psrec gen --kind ratings),
-#                                               csv text and prep blocks, adam and rowwise_adagrad
+#                                               csv text and prep blocks in file order, text
+#                                               shuffled (100000), blocks with rowwise_adagrad
 # MOVIELENS=DIR overrides the MovieLens directory (default ../shared/data/ml-latest-small
 # beside the repository); the movielens and topk sets are skipped when ratings.csv is absent.
 # Needs a built psrec (bash launch/setup.sh).
@@ -93,14 +94,16 @@ speed)
       --set "data.test=$data/test.csv" --out "$data/blk" > /dev/null 2>&1
   # one epoch, batch 4096; `seconds` is the training loop, `wall` adds start-up, the item
   # catalogue pass over the data and the evaluation
-  for opt in adam rowwise_adagrad; do
-    run "mf-speed-text-$opt" "$reps" rmse examples_per_sec -- -c "$root/cluster-configs/movielens.yaml" \
-      --set "data.train=$data/train.csv" --set "data.test=$data/test.csv" --set data.split=files \
-      --set train.epochs=1 --set train.batch_size=4096 --set embedding.optimizer=$opt
-    run "mf-speed-blocks-$opt" "$reps" rmse examples_per_sec -- -c "$root/cluster-configs/movielens.yaml" \
-      --set "data.train=$data/blk/train/train.csv.psrb" --set "data.test=$data/blk/test/test.csv.psrb" \
-      --set data.split=files --set train.epochs=1 --set train.batch_size=4096 --set embedding.optimizer=$opt
-  done
+  common=(-c "$root/cluster-configs/movielens.yaml" --set data.split=files --set train.epochs=1
+          --set train.batch_size=4096)
+  text=(--set "data.train=$data/train.csv" --set "data.test=$data/test.csv")
+  blk=(--set "data.train=$data/blk/train/train.csv.psrb" --set "data.test=$data/blk/test/test.csv.psrb")
+  run mf-speed-text "$reps" rmse examples_per_sec -- "${common[@]}" "${text[@]}" --set data.shuffle_buffer=0
+  run mf-speed-blocks "$reps" rmse examples_per_sec -- "${common[@]}" "${blk[@]}" --set data.shuffle_buffer=0
+  run mf-speed-text-shuffled "$reps" rmse examples_per_sec -- "${common[@]}" "${text[@]}" \
+    --set data.shuffle_buffer=100000
+  run mf-speed-blocks-rowwise "$reps" rmse examples_per_sec -- "${common[@]}" "${blk[@]}" \
+    --set data.shuffle_buffer=0 --set embedding.optimizer=rowwise_adagrad --set optimizer.lr=0.05
   ;;
 *)
   echo "usage: bash bench/recsys.sh movielens|topk|speed [...]" >&2
