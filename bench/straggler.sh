@@ -10,7 +10,7 @@
 # docs/BENCHMARKS.md by hand, with the date.
 #
 #   bash bench/straggler.sh [REPEATS=3] [STALENESS=1000] [STOP=10]
-# Environment: PSREC_BIN (default build/psrec), IDLE (cluster.idle, default auto),
+# Environment: PSREC_BIN (default build/psrec), IDLE (cluster.idle; unset: not in the config),
 # BATCH (4096), WARM (3), BENCH_DIR (build/bench).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,20 +20,20 @@ staleness=${2:-1000}
 stop=${3:-10}
 batch=${BATCH:-4096}
 warm=${WARM:-3}
-idle=${IDLE:-auto}
+idle=${IDLE:-} # empty: the key is left out (its default, or a psrec from before it existed)
 work=${BENCH_DIR:-$root/build/bench}/straggler
 mkdir -p "$work"
 [ "$(id -u)" -eq 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OPENBLAS_NUM_THREADS=1
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-echo "job: 1 server + 3 workers, fm dim 8, batch $batch, staleness $staleness, cluster.idle $idle;" \
+echo "job: 1 server + 3 workers, fm dim 8, batch $batch, staleness $staleness, cluster.idle ${idle:-default};" \
   "worker 2 stopped after ${warm}s for ${stop}s"
 
 cfg=$work/job.yaml
 cat > "$cfg" <<YAML
 cluster:
   servers: 1
-  idle: $idle
+${idle:+  idle: $idle}
 data:
   source: generate
   gen_rows: 1000000000
@@ -57,7 +57,7 @@ line() { grep "$PL" "$1" | "$2" -n 1 | tr ' ' '\n' | sed -n 's/^elapsed=\(.*\)s$
   tr '\n' ' ' | awk '{print $2, $1}'; }
 # examples/s between two such points
 rate() { awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " ");
-  printf "%.0f", y[1] > x[1] ? (y[2] - x[2]) / (y[1] - x[1]) : 0 }'; }
+  printf "%.0f", (y[1] > x[1] ? (y[2] - x[2]) / (y[1] - x[1]) : 0) }'; }
 median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 rank_pid() {
   local p
