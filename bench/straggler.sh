@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # straggler.sh: training examples/s of the healthy workers while one worker is stopped.
-# 1 server + 3 workers (oversubscribed on small machines) train an FM on rows generated on
-# the fly (data.source: generate); after WARM seconds of training worker 2 (rank 3) gets
+# 1 server + 3 workers (oversubscribed on small machines) train an FM (dim 64, as
+# tests/t_straggler.sh) on rows generated on the fly (data.source: generate); after WARM seconds of training worker 2 (rank 3) gets
 # SIGSTOP for STOP seconds, then SIGCONT. From server 0's progress lines (one a second):
 #   all3   examples/s of the 3 workers over the WARM seconds before the stop
 #   during examples/s of the other 2 over the stop (its first second left out)
@@ -11,7 +11,9 @@
 #
 #   bash bench/straggler.sh [REPEATS=3] [STALENESS=1000] [STOP=10]
 # Environment: PSREC_BIN (default build/psrec), IDLE (cluster.idle; unset: not in the config),
-# BATCH (4096), WARM (3), BENCH_DIR (build/bench).
+# BATCH (4096), DIM (64), STEPS (max_steps per worker, 600: enough that the others are still
+# training at the end of the stop; the `leader` figure says where they were), WARM (3),
+# BENCH_DIR (build/bench).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 psrec=${PSREC_BIN:-$root/build/psrec}
@@ -19,6 +21,8 @@ repeats=${1:-3}
 staleness=${2:-1000}
 stop=${3:-10}
 batch=${BATCH:-4096}
+dim=${DIM:-64}
+steps=${STEPS:-600}
 warm=${WARM:-3}
 idle=${IDLE:-} # empty: the key is left out (its default, or a psrec from before it existed)
 work=${BENCH_DIR:-$root/build/bench}/straggler
@@ -26,7 +30,7 @@ mkdir -p "$work"
 [ "$(id -u)" -eq 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OPENBLAS_NUM_THREADS=1
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-echo "job: 1 server + 3 workers, fm dim 8, batch $batch, staleness $staleness, cluster.idle ${idle:-default};" \
+echo "job: 1 server + 3 workers, fm dim $dim, batch $batch, $steps steps per worker, staleness $staleness, cluster.idle ${idle:-default};" \
   "worker 2 stopped after ${warm}s for ${stop}s"
 
 cfg=$work/job.yaml
@@ -40,9 +44,9 @@ data:
   gen_seed: 5
 model:
   type: fm
-  dim: 8
+  dim: $dim
 optimizer:
-  lr: 0.003
+  lr: 0.002
   clip_norm: 10
 train:
   batch_size: $batch
@@ -72,9 +76,8 @@ rank_pid() {
 all3=() during=() after=()
 for i in $(seq "$repeats"); do
   out=$work/run$i.out
-  # steps: enough for the warm-up and the stop at full speed, then the catch-up
   mpirun --oversubscribe --bind-to none -np 4 "$psrec" train -c "$cfg" \
-    --set train.max_steps=$(( (warm + stop) * 60 + 100 )) > "$out" 2> "$work/run$i.err" &
+    --set train.max_steps="$steps" > "$out" 2> "$work/run$i.err" &
   mp=$!
   until grep -q "$PL" "$out"; do sleep 0.1; done
   sleep "$warm"
@@ -85,11 +88,12 @@ for i in $(seq "$repeats"); do
   p2=$(line "$out" tail)
   sleep $((stop - 1))
   p3=$(line "$out" tail)
+  leader=$(grep "$PL" "$out" | tail -n 1 | tr ' ' '\n' | sed -n 's/^step=//p')
   kill -CONT "$pid"
   wait "$mp" || { echo "run $i failed:" >&2; tail -n 20 "$work/run$i.err" >&2; exit 1; }
   p4=$(line "$out" tail)
   r_all=$(rate "$p0" "$p1") r_dur=$(rate "$p2" "$p3") r_aft=$(rate "$p3" "$p4")
-  echo "run $i: all3 $r_all  during $r_dur  after $r_aft  examples/s" \
+  echo "run $i: all3 $r_all  during $r_dur  after $r_aft  examples/s; leader at step $leader at the end of the stop" \
     "($(grep '^result:' "$out" | tr ' ' '\n' | grep '^examples='))"
   all3+=("$r_all") during+=("$r_dur") after+=("$r_aft")
 done

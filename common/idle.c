@@ -1,5 +1,4 @@
 /* idle: see idle.h. */
-#define _GNU_SOURCE
 #include "idle.h"
 
 #include <errno.h>

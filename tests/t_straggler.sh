@@ -128,4 +128,17 @@ echo "progress lines $n1 -> $n2; examples $e1 -> $e2; step=$hi slowest=$lo waiti
 [ "$w" = 2 ] || fail "waiting=$w, expected the 2 healthy workers"
 ok "staleness 0: the 2 others wait 1 step ahead (step=$hi slowest=$lo), examples stay at $e1"
 finish zero 100
+
+# --- cluster.idle changes how ranks wait, never what they compute -------------------------
+# one worker at staleness 0 is deterministic (docs/DESIGN.md): polling and yielding runs
+# must end with the same model digest
+for m in poll yield; do
+  write_cfg "$WORK/one-$m.yaml" 0 20
+  mpi 120 2 -- train -c "$WORK/one-$m.yaml" --set cluster.idle=$m > one-$m.out 2> one-$m.err ||
+    fail "1 server + 1 worker with cluster.idle=$m failed: $(tail -n 5 one-$m.err)"
+  grep -q "idle: $m (cluster.idle $m;" one-$m.out || fail "no 'idle: $m' line in one-$m.out"
+done
+d1=$(grep '^digest:' one-poll.out); d2=$(grep '^digest:' one-yield.out)
+[ -n "$d1" ] && [ "$d1" = "$d2" ] || fail "digests differ: poll '$d1', yield '$d2'"
+ok "cluster.idle poll and yield train the same model ($d1)"
 done_checks
