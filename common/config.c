@@ -23,6 +23,7 @@
  *     yaml_parser_load takes time quadratic in the depth: 7 s for 50,000 levels). */
 #include "config.h"
 
+#include "idle.h"
 #include "optim.h"
 
 #include <errno.h>
@@ -82,6 +83,8 @@ static const char *const cfg_sections[] = {"cluster", "data", "model",      "opt
                                            "train",   "eval", "checkpoint", "embedding"};
 _Static_assert(sizeof cfg_sections / sizeof cfg_sections[0] == SEC_COUNT, "cfg_sections");
 
+static const char *const idle_names[] = {"auto", "poll", "yield"};
+_Static_assert(sizeof idle_names / sizeof idle_names[0] == PSR_IDLE_MODE_COUNT, "idle_names");
 static const char *const precision_names[] = {"fp32", "fp16"};
 static const char *const source_names[] = {"files", "generate"};
 _Static_assert(sizeof source_names / sizeof source_names[0] == CFG_SOURCE_COUNT, "source_names");
@@ -194,6 +197,7 @@ typedef char cfg_path_buf_t[CFG_PATH_MAX];
 static const cfg_key_t cfg_keys[] = {
     KEY_INT("cluster.servers", cluster.servers, 1, 65536, 1),
     KEY_INT("cluster.buckets", cluster.buckets, 1, 1048576, 4096),
+    KEY_ENUM("cluster.idle", cluster.idle, idle_names, PSR_IDLE_AUTO),
 
     KEY_ENUM("data.format", data.format, format_names, CFG_FORMAT_CRITEO),
     KEY_PATHS("data.train", data.train),

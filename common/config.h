@@ -111,6 +111,7 @@ typedef struct {
     struct {
         int servers;  /* first `servers` ranks are parameter servers; [1, 65536], default 1 */
         int buckets;  /* virtual buckets; [1, 1048576], default 4096 */
+        int idle;     /* enum psr_idle_mode (common/idle.h): "auto" (default) | "poll" | "yield" */
     } cluster;
     struct {
         int format;          /* enum cfg_data_format; "criteo" */

@@ -26,6 +26,7 @@
 #include "commands.h"
 #include "config.h"
 #include "fsutil.h"
+#include "idle.h"
 #include "log.h"
 #include "metrics_file.h"
 #include "psr_error.h"
@@ -214,6 +215,27 @@ static int agree(void *ctx, int rc)
     return m.rc != PSR_OK ? m.rc : PSR_ERR_INTERNAL;
 }
 
+/* cluster.idle must act before MPI_Init (Open MPI reads mpi_yield_when_idle there), before
+ * rank 0 has read and broadcast the config: every rank reads the key itself from the same
+ * file and --set overrides. A config that fails to load here is left for rank 0 to report
+ * after MPI_Init; meanwhile the key counts as its default, auto. */
+static int idle_before_init(int argc, char **argv, int *local, int *cpus)
+{
+    cfg_t *c = psr_xcalloc(1, sizeof *c);
+    cfg_defaults(c);
+    int ok = 1;
+    for (int i = 1; i + 1 < argc && ok; i++)
+        if (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config"))
+            ok = cfg_load_file(c, argv[++i]) == PSR_OK;
+    for (int i = 1; i + 1 < argc && ok; i++)
+        if (!strcmp(argv[i], "--set")) ok = cfg_set(c, argv[++i]) == PSR_OK;
+        else if (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config") ||
+                 !strcmp(argv[i], "--resume")) i++;
+    int mode = ok ? c->cluster.idle : PSR_IDLE_AUTO;
+    free(c);
+    return psr_idle_prepare(mode, local, cpus);
+}
+
 static void abort_hook(int status)
 {
     int init = 0, fin = 0;
@@ -309,6 +331,8 @@ int cmd_train(int argc, char **argv)
             train_help(stdout);
             return 0;
         }
+    int local_ranks = 0, cpus = 0;
+    const int idle = idle_before_init(argc, argv, &local_ranks, &cpus);
     MPI_Init(&argc, &argv);
     psr_set_die_hook(abort_hook);
     /* at once, so a preemption signal during start-up is not fatal; dropped below when the job
@@ -361,6 +385,9 @@ int cmd_train(int argc, char **argv)
                  S == 1 ? "" : "s", W, W == 1 ? "" : "s", c->model.type,
                  openblas_get_corename());
         cfg_print(c, stdout);
+        psr_info("idle: %s (cluster.idle %s; %d ranks on this node, %d online CPUs)",
+                 idle == PSR_IDLE_YIELD ? "yield" : "poll",
+                 cfg_enum_name("cluster.idle", c->cluster.idle), local_ranks, cpus);
     }
     char sched_desc[1024];
     const psr_schedule_t sched = psr_schedule_resolve(c, W, start.base, sched_desc,

@@ -1,4 +1,7 @@
-/* server: see server.h. One thread; MPI_Mprobe/MPI_Mrecv take requests in arrival order. */
+/* server: see server.h. One thread that never blocks on one worker: requests are taken with
+ * MPI_Improbe/MPI_Imrecv, replies leave with MPI_Isend from a bounded set of buffers per
+ * worker, and a worker whose replies are not being taken (stopped, swapped out) only stops
+ * its own requests from being received (docs/DESIGN.md, Servers). */
 #include "server.h"
 
 #include <limits.h>
@@ -7,6 +10,7 @@
 #include <string.h>
 
 #include "hash.h"
+#include "idle.h"
 #include "log.h"
 #include "metrics_file.h"
 #include "psr_error.h"
@@ -22,10 +26,28 @@ typedef struct {
     psr_optim_t opt[PSR_MAX_TABLES];  /* each table's optimizer */
     int32_t widths[PSR_MAX_TABLES];
     ps_table_t dense; /* dense blocks owned here: key = block id, width WIRE_DENSE_BLOCK */
-    char *rbuf; /* request buffer */
+    const char *msg; /* the request being handled (rbuf or a parked buffer) */
+    char *rbuf;      /* where the next request is received */
     size_t rcap;
-    char *sbuf; /* reply buffer */
-    size_t scap;
+    int live;        /* workers that have not sent SHUTDOWN */
+    /* Replies in flight: worker w's slots are [w * PS_REPLY_SLOTS, (w + 1) * PS_REPLY_SLOTS)
+     * of these arrays. A slot's buffer is kept and grows to the largest reply it carried. */
+    MPI_Request *out_req; /* MPI_REQUEST_NULL: the slot is free */
+    char **out_buf;
+    size_t *out_cap;
+    int *out_done;        /* MPI_Testsome's indices */
+    int n_out;            /* sends in flight, all workers */
+    int *busy;            /* (n_workers) slots in flight, plus 1 while a CLOCK_WAIT is held */
+    /* A receive that did not complete at once (the sender has to progress it: TCP, or a
+     * sender stopped mid-message) is parked with its buffer, swapped with rbuf. */
+    MPI_Request *in_req; /* (n_workers) */
+    char **in_buf;       /* (n_workers) */
+    size_t *in_cap;
+    int *in_count;
+    int n_parked;
+    char *gated;  /* (n_workers) its requests are left unreceived: slots full or one parked */
+    int n_gated;
+    int next_src; /* per-source probing starts here (round robin) */
     wire_stats_t st;
     ps_sketch_t sketch; /* embedding.min_count > 1 */
     float *row;         /* half table: one row as floats (3 * width of the widest table) */
@@ -55,6 +77,65 @@ static void ensure(char **buf, size_t *cap, size_t need)
     *cap = c;
 }
 
+/* --- replies in flight and gating ------------------------------------------------------ */
+
+/* Recompute whether worker w's requests are left unreceived: all its reply slots are taken
+ * (it is not receiving what it asked for), or one of its requests is still arriving. */
+static void gate(server_t *s, int w)
+{
+    char g = s->busy[w] >= PS_REPLY_SLOTS || s->in_req[w] != MPI_REQUEST_NULL;
+    s->n_gated += g - s->gated[w];
+    s->gated[w] = g;
+}
+
+/* Free the slots whose sends completed. Returns how many did. */
+static int reap(server_t *s)
+{
+    if (s->n_out == 0) return 0;
+    int n = 0;
+    MPI_Testsome(s->o->n_workers * PS_REPLY_SLOTS, s->out_req, &n, s->out_done,
+                 MPI_STATUSES_IGNORE);
+    if (n == MPI_UNDEFINED) return 0;
+    for (int k = 0; k < n; k++) {
+        int w = s->out_done[k] / PS_REPLY_SLOTS;
+        s->busy[w]--;
+        s->n_out--;
+        gate(s, w);
+    }
+    return n;
+}
+
+/* A free reply slot of worker w with room for `bytes` (fill out_buf[slot], then reply_post).
+ * There is always one: a request from w is only received while w has a free slot, and a held
+ * CLOCK_WAIT keeps one (busy). Returns the slot, or -1 (an internal error) if not. */
+static int reply_slot(server_t *s, int w, size_t bytes)
+{
+    for (int j = 0; j < PS_REPLY_SLOTS; j++) {
+        int i = w * PS_REPLY_SLOTS + j;
+        if (s->out_req[i] != MPI_REQUEST_NULL) continue;
+        ensure(&s->out_buf[i], &s->out_cap[i], bytes);
+        return i;
+    }
+    return -1;
+}
+
+/* Send the reply in slot i (worker i / PS_REPLY_SLOTS) without waiting for it. */
+static int reply_post(server_t *s, int i, size_t bytes, int tag)
+{
+    const int w = i / PS_REPLY_SLOTS, dest = s->o->n_servers + w;
+    int rc = MPI_Isend(s->out_buf[i], (int)bytes, MPI_BYTE, dest, tag, s->comm, &s->out_req[i]);
+    PSR_RETURN_IF(rc != MPI_SUCCESS, PSR_ERR_MPI, "server %d: reply to rank %d failed", s->rank,
+                  dest);
+    s->busy[w]++;
+    s->n_out++;
+    gate(s, w);
+    return PSR_OK;
+}
+
+#define NO_SLOT(s, w)                                                                          \
+    PSR_ERR(PSR_ERR_INTERNAL, "server %d: no free reply slot for worker %d (%d in flight)",   \
+            (s)->rank, (w), PS_REPLY_SLOTS)
+
 static int check_owned(server_t *s, const uint64_t *keys, uint64_t n, int source)
 {
     for (uint64_t i = 0; i < n; i++) {
@@ -78,7 +159,7 @@ static void read_counts(const server_t *s, const char *payload, uint32_t *cnt)
 static int handle_pull(server_t *s, const wire_hdr_t *h, int source)
 {
     const size_t cb = wire_counts_bytes(s->n_tables);
-    const char *payload = s->rbuf + sizeof *h;
+    const char *payload = s->msg + sizeof *h;
     const uint64_t *keys = (const uint64_t *)(payload + cb);
     uint32_t cnt[PSR_MAX_TABLES];
     read_counts(s, payload, cnt);
@@ -86,8 +167,9 @@ static int handle_pull(server_t *s, const wire_hdr_t *h, int source)
     size_t floats = 0;
     for (int t = 0; t < s->n_tables; t++) floats += (size_t)cnt[t] * (size_t)s->widths[t];
     size_t bytes = sizeof(wire_hdr_t) + cb + floats * sizeof(float);
-    ensure(&s->sbuf, &s->scap, bytes);
-    wire_hdr_t *rh = (wire_hdr_t *)s->sbuf;
+    const int w = source - s->o->n_servers, slot = reply_slot(s, w, bytes);
+    if (slot < 0) return NO_SLOT(s, w);
+    wire_hdr_t *rh = (wire_hdr_t *)s->out_buf[slot];
     wire_hdr_fill(rh, WIRE_PULL_REPLY, 0, s->rank, bytes - sizeof *rh, h->step, h->count);
     memcpy(rh + 1, payload, cb);
     float *out = (float *)((char *)(rh + 1) + cb);
@@ -104,9 +186,7 @@ static int handle_pull(server_t *s, const wire_hdr_t *h, int source)
                 ps_row_init_ex(tab->seed, *keys, W, tab->init_std, tab->zero_first, out);
         }
     }
-    int rc = MPI_Send(s->sbuf, (int)bytes, MPI_BYTE, source, WIRE_TAG_REPLY, s->comm);
-    PSR_RETURN_IF(rc != MPI_SUCCESS, PSR_ERR_MPI, "server %d: reply to rank %d failed", s->rank,
-                  source);
+    PSR_FORWARD(reply_post(s, slot, bytes, WIRE_TAG_REPLY));
     s->st.pulls++;
     s->st.keys_pulled += (int64_t)h->count;
     return PSR_OK;
@@ -186,7 +266,7 @@ static void apply_sparse(server_t *s, int ti, const uint64_t *keys, const float 
 static int handle_push(server_t *s, const wire_hdr_t *h, int source)
 {
     const size_t cb = wire_counts_bytes(s->n_tables);
-    const char *payload = s->rbuf + sizeof *h;
+    const char *payload = s->msg + sizeof *h;
     const uint64_t *keys = (const uint64_t *)(payload + cb);
     uint32_t cnt[PSR_MAX_TABLES];
     read_counts(s, payload, cnt);
@@ -218,8 +298,9 @@ static int check_dense_ids(server_t *s, const uint64_t *ids, uint64_t n, int sou
 static int dense_reply(server_t *s, int source, const uint64_t *ids, uint64_t n, int64_t step)
 {
     size_t bytes = sizeof(wire_hdr_t) + n * WIRE_DENSE_BLOCK * sizeof(float);
-    ensure(&s->sbuf, &s->scap, bytes);
-    wire_hdr_t *rh = (wire_hdr_t *)s->sbuf;
+    const int w = source - s->o->n_servers, slot = reply_slot(s, w, bytes);
+    if (slot < 0) return NO_SLOT(s, w);
+    wire_hdr_t *rh = (wire_hdr_t *)s->out_buf[slot];
     wire_hdr_fill(rh, WIRE_PULL_DENSE_REPLY, 0, s->rank, bytes - sizeof *rh, step, n);
     float *out = (float *)(rh + 1);
     for (uint64_t i = 0; i < n; i++) {
@@ -230,15 +311,12 @@ static int dense_reply(server_t *s, int source, const uint64_t *ids, uint64_t n,
         else
             memset(dst, 0, WIRE_DENSE_BLOCK * sizeof *dst);
     }
-    int rc = MPI_Send(s->sbuf, (int)bytes, MPI_BYTE, source, WIRE_TAG_DENSE_REPLY, s->comm);
-    PSR_RETURN_IF(rc != MPI_SUCCESS, PSR_ERR_MPI, "server %d: dense reply to rank %d failed",
-                  s->rank, source);
-    return PSR_OK;
+    return reply_post(s, slot, bytes, WIRE_TAG_DENSE_REPLY);
 }
 
 static int handle_dense(server_t *s, const wire_hdr_t *h, int source)
 {
-    const uint64_t *ids = (const uint64_t *)(s->rbuf + sizeof *h);
+    const uint64_t *ids = (const uint64_t *)(s->msg + sizeof *h);
     PSR_RETURN_IF(s->o->n_dense_blocks == 0, PSR_ERR_WIRE,
                   "%s message from rank %d, but this model keeps no dense parameters on servers",
                   wire_type_name(h->type), source);
@@ -269,12 +347,10 @@ static int64_t slowest(const server_t *s)
 
 static int send_grant(server_t *s, int worker, int64_t value)
 {
-    wire_hdr_t g;
-    wire_hdr_fill(&g, WIRE_CLOCK_GRANT, 0, s->rank, 0, value, 0);
-    int rc = MPI_Send(&g, sizeof g, MPI_BYTE, s->o->n_servers + worker, WIRE_TAG_CLOCK, s->comm);
-    PSR_RETURN_IF(rc != MPI_SUCCESS, PSR_ERR_MPI, "server 0: clock grant to worker %d failed",
-                  worker);
-    return PSR_OK;
+    int slot = reply_slot(s, worker, sizeof(wire_hdr_t));
+    if (slot < 0) return NO_SLOT(s, worker);
+    wire_hdr_fill((wire_hdr_t *)s->out_buf[slot], WIRE_CLOCK_GRANT, 0, s->rank, 0, value, 0);
+    return reply_post(s, slot, sizeof(wire_hdr_t), WIRE_TAG_CLOCK);
 }
 
 static int release_waiters(server_t *s)
@@ -283,6 +359,7 @@ static int release_waiters(server_t *s)
     for (int w = 0; w < s->o->n_workers; w++) {
         if (s->waiting[w] >= 0 && m >= s->waiting[w]) {
             s->waiting[w] = -1;
+            s->busy[w]--; /* the slot held for this grant */
             PSR_FORWARD(send_grant(s, w, m));
         }
     }
@@ -295,10 +372,12 @@ static void progress(server_t *s, int force)
     double now = psr_now();
     if (!force && now - s->prog_last_t < o->progress_seconds) return;
     int64_t lo = INT64_MAX, hi = 0, sum = 0;
+    int waiting = 0;
     for (int w = 0; w < o->n_workers; w++) {
         if (s->clock[w] < lo) lo = s->clock[w];
         if (s->clock[w] > hi) hi = s->clock[w];
         sum += s->clock[w];
+        waiting += s->waiting[w] >= 0;
     }
     double dt = now - s->prog_last_t;
     double rate = dt > 0 ? (double)(s->prog_examples - s->prog_last_examples) / dt : 0.0;
@@ -315,6 +394,7 @@ static void progress(server_t *s, int force)
     mf_begin(&r, "progress", hi);
     mf_int(&r, "step", hi);
     mf_int(&r, "slowest", lo);
+    mf_int(&r, "waiting", waiting);
     mf_int(&r, "examples", s->prog_examples);
     mf_num(&r, "examples_per_sec", "%.0f", rate);
     mf_num(&r, "loss", "%.5f", loss);
@@ -355,11 +435,15 @@ static int handle_clock(server_t *s, const wire_hdr_t *h, int source)
     if (h->type == WIRE_CLOCK_WAIT) {
         int64_t m = slowest(s);
         if (m >= h->step) return send_grant(s, w, m);
+        PSR_RETURN_IF(s->waiting[w] >= 0, PSR_ERR_WIRE,
+                      "second CLOCK_WAIT from rank %d before its first was granted", source);
         s->waiting[w] = h->step;
+        s->busy[w]++; /* hold a slot for the grant */
+        gate(s, w);
         return PSR_OK;
     }
     wire_clock_t c;
-    memcpy(&c, s->rbuf + sizeof *h, sizeof c);
+    memcpy(&c, s->msg + sizeof *h, sizeof c);
     PSR_RETURN_IF(h->step < s->clock[w] && !(h->flags & WIRE_CLOCK_F_RESUME), PSR_ERR_WIRE,
                   "CLOCK from rank %d goes back from step %lld to %lld", source,
                   (long long)s->clock[w], (long long)h->step);
@@ -665,6 +749,104 @@ int ps_server_load(const ps_server_opts_t *o, int rank, const char *dir, ps_tabl
     return rc;
 }
 
+/* --- the request loop ------------------------------------------------------------------ */
+
+/* Check and serve the request of `count` bytes in buf from rank `source`. */
+static int handle(server_t *s, const char *buf, int count, int source)
+{
+    const ps_server_opts_t *o = s->o;
+    PSR_FORWARD(wire_check(buf, (size_t)count, source, s->widths, s->n_tables));
+    wire_hdr_t h;
+    memcpy(&h, buf, sizeof h);
+    s->msg = buf;
+    switch (h.type) {
+    case WIRE_PULL: return handle_pull(s, &h, source);
+    case WIRE_PUSH: return handle_push(s, &h, source);
+    case WIRE_PULL_DENSE:
+    case WIRE_PUSH_DENSE: return handle_dense(s, &h, source);
+    case WIRE_CLOCK:
+    case WIRE_CLOCK_WAIT: return handle_clock(s, &h, source);
+    case WIRE_CKPT: return handle_ckpt(s, &h, source);
+    case WIRE_SHUTDOWN:
+        s->live--;
+        if (s->rank == 0) {
+            s->done[source - o->n_servers] = 1;
+            return release_waiters(s);
+        }
+        return PSR_OK;
+    default:
+        return PSR_ERR(PSR_ERR_WIRE, "%s message from rank %d is not a request a server takes",
+                       wire_type_name(h.type), source);
+    }
+}
+
+/* Find the next request to take: from any source while no worker is gated, else from the
+ * others in turn, so a gated worker's requests stay unreceived in MPI. 1 if found. */
+static int probe(server_t *s, MPI_Message *msg, MPI_Status *st)
+{
+    int found = 0;
+    if (s->n_gated == 0) {
+        MPI_Improbe(MPI_ANY_SOURCE, WIRE_TAG_REQUEST, s->comm, &found, msg, st);
+        return found;
+    }
+    const int W = s->o->n_workers;
+    for (int k = 0; k < W; k++) {
+        int w = (s->next_src + k) % W;
+        if (s->gated[w]) continue;
+        MPI_Improbe(s->o->n_servers + w, WIRE_TAG_REQUEST, s->comm, &found, msg, st);
+        if (found) {
+            s->next_src = (w + 1) % W;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Receive the matched request and serve it, or, when its bytes are still arriving (the
+ * sender has to progress them), park it with its buffer and gate its sender until then. */
+static int take(server_t *s, MPI_Message *msg, MPI_Status *st)
+{
+    const int source = st->MPI_SOURCE;
+    int count = 0;
+    MPI_Get_count(st, MPI_BYTE, &count);
+    PSR_RETURN_IF(source < s->o->n_servers, PSR_ERR_WIRE,
+                  "request from rank %d, which is a server, not a worker", source);
+    ensure(&s->rbuf, &s->rcap, count > 0 ? (size_t)count : 1);
+    MPI_Request req;
+    int done = 0;
+    MPI_Imrecv(s->rbuf, count, MPI_BYTE, msg, &req);
+    MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+    if (done) return handle(s, s->rbuf, count, source);
+    const int w = source - s->o->n_servers;
+    char *b = s->in_buf[w];
+    size_t cap = s->in_cap[w];
+    s->in_buf[w] = s->rbuf;
+    s->in_cap[w] = s->rcap;
+    s->rbuf = b;
+    s->rcap = cap;
+    s->in_req[w] = req;
+    s->in_count[w] = count;
+    s->n_parked++;
+    gate(s, w);
+    return PSR_OK;
+}
+
+/* Serve the parked requests that have arrived. */
+static int take_parked(server_t *s, int *did)
+{
+    for (int w = 0; w < s->o->n_workers; w++) {
+        int done = 0;
+        if (s->in_req[w] == MPI_REQUEST_NULL) continue;
+        MPI_Test(&s->in_req[w], &done, MPI_STATUS_IGNORE);
+        if (!done) continue;
+        s->n_parked--;
+        gate(s, w);
+        *did = 1;
+        PSR_FORWARD(handle(s, s->in_buf[w], s->in_count[w], s->o->n_servers + w));
+    }
+    return PSR_OK;
+}
+
 int ps_server_run(const ps_server_opts_t *o, MPI_Comm comm, wire_stats_t *stats)
 {
     server_t s;
@@ -695,6 +877,19 @@ int ps_server_run(const ps_server_opts_t *o, MPI_Comm comm, wire_stats_t *stats)
     s.waiting = psr_xmalloc((size_t)o->n_workers * sizeof *s.waiting);
     for (int w = 0; w < o->n_workers; w++) s.waiting[w] = -1;
     s.ckpt_seen = psr_xcalloc((size_t)o->n_workers, 1);
+    const size_t W = (size_t)o->n_workers, n_slots = W * PS_REPLY_SLOTS;
+    s.out_req = psr_xmalloc(n_slots * sizeof *s.out_req);
+    for (size_t i = 0; i < n_slots; i++) s.out_req[i] = MPI_REQUEST_NULL;
+    s.out_buf = psr_xcalloc(n_slots, sizeof *s.out_buf);
+    s.out_cap = psr_xcalloc(n_slots, sizeof *s.out_cap);
+    s.out_done = psr_xmalloc(n_slots * sizeof *s.out_done);
+    s.busy = psr_xcalloc(W, sizeof *s.busy);
+    s.in_req = psr_xmalloc(W * sizeof *s.in_req);
+    for (size_t w = 0; w < W; w++) s.in_req[w] = MPI_REQUEST_NULL;
+    s.in_buf = psr_xcalloc(W, sizeof *s.in_buf);
+    s.in_cap = psr_xcalloc(W, sizeof *s.in_cap);
+    s.in_count = psr_xcalloc(W, sizeof *s.in_count);
+    s.gated = psr_xcalloc(W, 1);
     if (o->min_count > 1) ps_sketch_init(&s.sketch, o->sketch_width);
 
     if (rc == PSR_OK && o->resume) {
@@ -721,45 +916,28 @@ int ps_server_run(const ps_server_opts_t *o, MPI_Comm comm, wire_stats_t *stats)
     s.st.peak_rows = total_rows(&s);
     s.prog_examples = s.prog_last_examples = o->prog_examples0;
     s.prog_t0 = s.prog_last_t = psr_now();
-    int live = o->n_workers;
-    while (live > 0 && rc == PSR_OK) {
+    s.live = o->n_workers;
+    psr_idle_t idle = {0};
+    while (s.live > 0 && rc == PSR_OK) {
+        int did = reap(&s);
+        if (s.n_parked > 0) rc = take_parked(&s, &did);
         MPI_Message msg;
         MPI_Status st;
-        int count;
-        MPI_Mprobe(MPI_ANY_SOURCE, WIRE_TAG_REQUEST, comm, &msg, &st);
-        MPI_Get_count(&st, MPI_BYTE, &count);
-        ensure(&s.rbuf, &s.rcap, count > 0 ? (size_t)count : 1);
-        MPI_Mrecv(s.rbuf, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
-        int source = st.MPI_SOURCE;
-        rc = wire_check(s.rbuf, (size_t)count, source, s.widths, s.n_tables);
-        if (rc != PSR_OK) break;
-        if (source < o->n_servers) {
-            rc = PSR_ERR(PSR_ERR_WIRE, "request from rank %d, which is a server, not a worker",
-                         source);
-            break;
+        if (rc == PSR_OK && probe(&s, &msg, &st)) {
+            rc = take(&s, &msg, &st);
+            did = 1;
         }
-        wire_hdr_t h;
-        memcpy(&h, s.rbuf, sizeof h);
-        switch (h.type) {
-        case WIRE_PULL: rc = handle_pull(&s, &h, source); break;
-        case WIRE_PUSH: rc = handle_push(&s, &h, source); break;
-        case WIRE_PULL_DENSE:
-        case WIRE_PUSH_DENSE: rc = handle_dense(&s, &h, source); break;
-        case WIRE_CLOCK:
-        case WIRE_CLOCK_WAIT: rc = handle_clock(&s, &h, source); break;
-        case WIRE_CKPT: rc = handle_ckpt(&s, &h, source); break;
-        case WIRE_SHUTDOWN:
-            live--;
-            if (s.rank == 0) {
-                s.done[source - o->n_servers] = 1;
-                rc = release_waiters(&s);
-            }
-            break;
-        default:
-            rc = PSR_ERR(PSR_ERR_WIRE, "%s message from rank %d is not a request a server takes",
-                         wire_type_name(h.type), source);
-        }
+        /* server 0 also reports while every worker waits (on a stopped one, say) */
+        if (s.rank == 0 && s.prog_examples > 0) progress(&s, 0);
+        if (did)
+            psr_idle_busy(&idle);
+        else
+            psr_idle_wait(&idle);
     }
+    /* every worker took its replies before its SHUTDOWN (it waits for its pulls), so these
+     * complete at once; no send may outlive its buffer */
+    while (rc == PSR_OK && s.n_out > 0)
+        if (!reap(&s)) psr_idle_wait(&idle);
     if (rc == PSR_OK && s.rank == 0 && s.prog_examples > o->prog_examples0) progress(&s, 1);
     s.st.rows = total_rows(&s);
     s.st.digest = ps_table_digest(&s.dense);
@@ -776,7 +954,19 @@ int ps_server_run(const ps_server_opts_t *o, MPI_Comm comm, wire_stats_t *stats)
     ps_sketch_free(&s.sketch);
     free(s.row);
     free(s.rbuf);
-    free(s.sbuf);
+    /* after an error the job is about to abort: a send still in flight keeps its buffer */
+    for (int i = 0; s.n_out == 0 && i < o->n_workers * PS_REPLY_SLOTS; i++) free(s.out_buf[i]);
+    for (int w = 0; s.n_parked == 0 && w < o->n_workers; w++) free(s.in_buf[w]);
+    free(s.out_req);
+    free(s.out_buf);
+    free(s.out_cap);
+    free(s.out_done);
+    free(s.busy);
+    free(s.in_req);
+    free(s.in_buf);
+    free(s.in_cap);
+    free(s.in_count);
+    free(s.gated);
     free(s.clock);
     free(s.done);
     free(s.waiting);

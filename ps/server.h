@@ -9,6 +9,16 @@
  * finished-step count, grants CLOCK_WAITs once the slowest active worker has caught up, and
  * prints the job's progress lines. Any malformed message stops the whole job (psr_die).
  *
+ * Never blocking on one worker: requests are taken with MPI_Improbe/MPI_Imrecv and every
+ * reply (rows, dense blocks, acknowledgements, clock grants) leaves with MPI_Isend from one of
+ * PS_REPLY_SLOTS buffers of its worker, kept and reused once their sends complete. A worker
+ * with all its slots in flight (it is not taking its replies: stopped, swapped out), or with a
+ * request whose bytes are still arriving, is gated: its further requests stay unreceived in
+ * MPI while the others are served (probed source by source). A worker that follows the
+ * protocol has at most two replies from one server outstanding (a prefetched pull and a dense
+ * pull; a clock grant only while it has neither), so only a worker that stops taking its
+ * replies is ever gated.
+ *
  * Checkpoints: once a server has a CKPT message from every worker, every push sent before
  * them has been applied (wire.h rule 5), and no worker sends more until the checkpoint is
  * written; the server then joins the collective write (o->ckpt) with its rows, bucket by
@@ -35,6 +45,9 @@
 #include "table.h"
 #include "tables.h"
 #include "wire.h"
+
+/* Replies in flight to one worker before its requests are left unreceived. */
+#define PS_REPLY_SLOTS 4
 
 typedef struct {
     int n_servers;          /* ranks 0 .. n_servers-1 of the communicator */

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "idle.h"
 #include "log.h"
 #include "psr_error.h"
 #include "wire.h"
@@ -66,6 +67,31 @@ void wk_client_free(wk_client_t *c)
     memset(c, 0, sizeof *c);
 }
 
+/* Complete requests r[0, n): MPI_Waitall when ranks poll, else MPI_Testall with the idle
+ * back-off (common/idle.h), so a worker waiting on a server leaves a shared core to it. */
+static void wait_all(int n, MPI_Request *r, MPI_Status *st)
+{
+    if (psr_idle_mode() != PSR_IDLE_YIELD) {
+        MPI_Waitall(n, r, st);
+        return;
+    }
+    psr_idle_t idle = {0};
+    for (;;) {
+        int done = 0;
+        MPI_Testall(n, r, &done, st);
+        if (done) return;
+        psr_idle_wait(&idle);
+    }
+}
+
+/* MPI_Recv through wait_all. */
+static void recv_msg(void *buf, int bytes, int source, int tag, MPI_Comm comm, MPI_Status *st)
+{
+    MPI_Request r;
+    MPI_Irecv(buf, bytes, MPI_BYTE, source, tag, comm, &r);
+    wait_all(1, &r, st);
+}
+
 /* Write the table of counts of server s (wire.h rule 3) at p; returns its bytes. */
 static size_t put_counts(const wk_client_t *c, const wk_keyset_t *ks, int s, char *p)
 {
@@ -108,7 +134,7 @@ void wk_client_pull_start(wk_client_t *c, const wk_keyset_t *ks, float *rows, in
 int wk_client_pull_wait(wk_client_t *c)
 {
     double t0 = psr_now();
-    MPI_Waitall(c->n_servers, c->pull_req, MPI_STATUSES_IGNORE);
+    wait_all(c->n_servers, c->pull_req, MPI_STATUSES_IGNORE);
     int rc = PSR_OK;
     const wk_keyset_t *ks = &c->pull_ks;
     const size_t cb = wire_counts_bytes(c->n_tables);
@@ -118,7 +144,7 @@ int wk_client_pull_wait(wk_client_t *c)
         if (n == 0) continue;
         MPI_Status st;
         int count;
-        MPI_Wait(&c->reply_req[s], &st);
+        wait_all(1, &c->reply_req[s], &st);
         MPI_Get_count(&st, MPI_BYTE, &count);
         if (rc != PSR_OK) continue;
         rc = wire_check(c->reply_buf[s], (size_t)count, s, c->widths, c->n_tables);
@@ -143,8 +169,8 @@ int wk_client_pull_wait(wk_client_t *c)
 void wk_client_push_wait(wk_client_t *c)
 {
     double t0 = psr_now();
-    MPI_Waitall(c->n_servers, c->push_req, MPI_STATUSES_IGNORE);
-    if (c->dense_req) MPI_Waitall(c->n_servers, c->dense_req, MPI_STATUSES_IGNORE);
+    wait_all(c->n_servers, c->push_req, MPI_STATUSES_IGNORE);
+    if (c->dense_req) wait_all(c->n_servers, c->dense_req, MPI_STATUSES_IGNORE);
     c->wait_seconds += psr_now() - t0;
 }
 
@@ -198,7 +224,7 @@ static int dense_recv(wk_client_t *c, int s, float *theta, int64_t nb)
     char *buf = c->dense_reply;
     MPI_Status st;
     int count;
-    MPI_Recv(buf, (int)bytes, MPI_BYTE, s, WIRE_TAG_DENSE_REPLY, c->comm, &st);
+    recv_msg(buf, (int)bytes, s, WIRE_TAG_DENSE_REPLY, c->comm, &st);
     MPI_Get_count(&st, MPI_BYTE, &count);
     int rc = wire_check(buf, (size_t)count, s, c->widths, c->n_tables);
     const wire_hdr_t *h = (const wire_hdr_t *)buf;
@@ -248,7 +274,7 @@ void wk_client_dense_push(wk_client_t *c, const float *grad, int64_t n_blocks, i
 {
     dense_alloc(c, n_blocks);
     double t0 = psr_now();
-    MPI_Waitall(c->n_servers, c->dense_req, MPI_STATUSES_IGNORE);
+    wait_all(c->n_servers, c->dense_req, MPI_STATUSES_IGNORE);
     c->wait_seconds += psr_now() - t0;
     for (int s = 0; s < c->n_servers; s++) {
         c->dense_req[s] = MPI_REQUEST_NULL;
@@ -301,7 +327,7 @@ static int64_t recv_grant(wk_client_t *c)
     MPI_Status st;
     int count;
     double t0 = psr_now();
-    MPI_Recv(&g, sizeof g, MPI_BYTE, 0, WIRE_TAG_CLOCK, c->comm, &st);
+    recv_msg(&g, sizeof g, 0, WIRE_TAG_CLOCK, c->comm, &st);
     c->wait_seconds += psr_now() - t0;
     MPI_Get_count(&st, MPI_BYTE, &count);
     if (wire_check(&g, (size_t)count, 0, c->widths, c->n_tables) != PSR_OK)
