@@ -95,7 +95,7 @@ finish() {
 }
 
 # --- staleness 1000: the others keep training ------------------------------------------
-MAX=400
+MAX=300
 start big 1000 $MAX
 ex=() st=() sl=()
 for t in 1 4 4; do
