@@ -470,19 +470,18 @@ static int check_state(const wk_state_t *st, const char *dir, const char *what)
     return PSR_OK;
 }
 
-/* Worker count changed (or the share no longer matches): positions cannot be mapped, so the
- * interrupted epoch starts again for everyone; steps continue from the furthest worker, and
- * worker 0 carries the example counts. */
-static int resume_global(trainer_t *t, const char *dir, const char *why)
+/* DIR/global.state into *bytes (n bytes; free it) and its checked header (W2). On an error
+ * after the read, *bytes is still set. */
+static int read_global(const char *dir, void **bytes, size_t *n_out, wk_global_hdr_t *hp)
 {
-    void *bytes = NULL;
-    size_t n = 0;
-    int rc = read_state(dir, CKPT_KIND_GLOBAL, 0, &bytes, &n);
-    if (rc != PSR_OK) return rc;
+    PSR_FORWARD(read_state(dir, CKPT_KIND_GLOBAL, 0, bytes, n_out));
+    const size_t n = *n_out;
     wk_global_hdr_t h;
+    memset(&h, 0, sizeof h);
+    int rc = PSR_OK;
     if (n < sizeof h) rc = PSR_ERR(PSR_ERR_FORMAT, "%s/global.state: %zu bytes, too short", dir, n);
     if (rc == PSR_OK) {
-        memcpy(&h, bytes, sizeof h);
+        memcpy(&h, *bytes, sizeof h);
         if (h.magic != WK_STATE_MAGIC || h.version != WK_STATE_VERSION ||
             h.state_bytes != (int64_t)sizeof(wk_state_t) || h.n_workers < 1 ||
             h.n_workers > (int64_t)(n / sizeof(wk_state_t)) ||
@@ -490,6 +489,19 @@ static int resume_global(trainer_t *t, const char *dir, const char *why)
             rc = PSR_ERR(PSR_ERR_FORMAT, "%s/global.state: not a psrec global state of version %d "
                          "(%zu bytes)", dir, WK_STATE_VERSION, n);
     }
+    *hp = h;
+    return rc;
+}
+
+/* Worker count changed (or the share no longer matches): positions cannot be mapped, so the
+ * interrupted epoch starts again for everyone; steps continue from the furthest worker, and
+ * worker 0 carries the example counts. */
+static int resume_global(trainer_t *t, const char *dir, const char *why)
+{
+    void *bytes = NULL;
+    size_t n = 0;
+    wk_global_hdr_t h;
+    int rc = read_global(dir, &bytes, &n, &h);
     if (rc == PSR_OK) { /* W4: a trailing item catalogue must parse (it is rebuilt from data) */
         const size_t states = sizeof h + (size_t)h.n_workers * sizeof(wk_state_t);
         if (n > states) {
@@ -616,19 +628,9 @@ int wk_ckpt_progress(const char *dir, int64_t *examples, int64_t *epoch, int64_t
     *examples = *epoch = *steps = 0;
     void *bytes = NULL;
     size_t n = 0;
-    PSR_FORWARD(read_state(dir, CKPT_KIND_GLOBAL, 0, &bytes, &n));
     wk_global_hdr_t h;
-    int rc = PSR_OK;
-    if (n < sizeof h) rc = PSR_ERR(PSR_ERR_FORMAT, "%s/global.state: %zu bytes, too short", dir, n);
-    if (rc == PSR_OK) {
-        memcpy(&h, bytes, sizeof h);
-        if (h.magic != WK_STATE_MAGIC || h.version != WK_STATE_VERSION ||
-            h.state_bytes != (int64_t)sizeof(wk_state_t) || h.n_workers < 1 ||
-            h.n_workers > (int64_t)(n / sizeof(wk_state_t)) ||
-            n < sizeof h + (size_t)h.n_workers * sizeof(wk_state_t))
-            rc = PSR_ERR(PSR_ERR_FORMAT, "%s/global.state: not a psrec global state of version %d "
-                         "(%zu bytes)", dir, WK_STATE_VERSION, n);
-    }
+    int rc = read_global(dir, &bytes, &n, &h);
+    if (rc != PSR_OK) return rc;
     int64_t ep = INT64_MAX, all_done = 1;
     for (int64_t w = 0; rc == PSR_OK && w < h.n_workers; w++) {
         wk_state_t st;
