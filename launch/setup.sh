@@ -7,8 +7,9 @@ set -euo pipefail
 PSREC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PSREC_BUILD=${PSREC_BUILD:-$PSREC_ROOT/build}
 # libjansson-dev: JSON of train.metrics_file; gnuplot-nox: psrec plot; jq: the tests read the
-# metrics file with it
-PSREC_PACKAGES="build-essential cmake pkg-config openmpi-bin libopenmpi-dev libopenblas-dev zlib1g-dev libyaml-dev libjansson-dev gnuplot-nox jq"
+# metrics file with it; procps: pgrep, with which the tests find a rank to stop or kill (a bare
+# Debian image lacks it)
+PSREC_PACKAGES="build-essential cmake pkg-config openmpi-bin libopenmpi-dev libopenblas-dev zlib1g-dev libyaml-dev libjansson-dev gnuplot-nox jq procps"
 
 psrec_missing_packages() {
   local missing="" p
@@ -24,7 +25,7 @@ psrec_install() {
   if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "setup: this script installs with Debian/Ubuntu's apt; on another system install a C11" >&2
     echo "setup: compiler, CMake >= 3.18, pkg-config, Open MPI, OpenBLAS, zlib, libyaml," >&2
-    echo "setup: jansson, gnuplot and jq." >&2
+    echo "setup: jansson, gnuplot, jq and procps (pgrep)." >&2
     return 0
   fi
   local missing
