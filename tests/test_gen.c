@@ -48,25 +48,6 @@ static char *slurp(const char *dir, const char *name, size_t *len)
     return b;
 }
 
-static char *gunzip_file(const char *dir, const char *name, size_t *len)
-{
-    char path[1200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    gzFile g = gzopen(path, "rb");
-    if (!g) return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *b = malloc(cap + 1);
-    int got;
-    while ((got = gzread(g, b + n, (unsigned)(cap - n))) > 0) {
-        n += (size_t)got;
-        if (n == cap) b = realloc(b, (cap *= 2) + 1);
-    }
-    gzclose(g);
-    b[n] = '\0';
-    *len = n;
-    return b;
-}
-
 static int same_file(const char *d1, const char *d2, const char *name)
 {
     size_t n1 = 0, n2 = 0;
@@ -149,12 +130,12 @@ static void test_determinism(void)
     CHECK(same_file(a, za, "optimum.txt"));
     /* the gzip files hold exactly the plain files' bytes */
     size_t n1 = 0, n2 = 0;
-    char *plain = slurp(a, "train.tsv", &n1), *unz = gunzip_file(za, "train.tsv.gz", &n2);
+    char *plain = slurp(a, "train.tsv", &n1), *unz = gz_slurp(za, "train.tsv.gz", &n2);
     CHECK(plain && unz && n1 == n2 && memcmp(plain, unz, n1) == 0);
     free(plain);
     free(unz);
     plain = slurp(a, "test.tsv", &n1);
-    unz = gunzip_file(za, "test.tsv.gz", &n2);
+    unz = gz_slurp(za, "test.tsv.gz", &n2);
     CHECK(plain && unz && n1 == n2 && memcmp(plain, unz, n1) == 0);
     free(plain);
     free(unz);

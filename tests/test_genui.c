@@ -23,30 +23,10 @@
 #include "psr_error.h"
 #include "testfs.h"
 
-/* Whole file (plain or gzip, through zlib) into memory, NUL-terminated; NULL if absent. */
-static char *slurp(const char *dir, const char *name, size_t *len)
-{
-    char path[1200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    gzFile g = gzopen(path, "rb");
-    if (!g) return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *b = malloc(cap + 1);
-    int got;
-    while ((got = gzread(g, b + n, (unsigned)(cap - n))) > 0) {
-        n += (size_t)got;
-        if (n == cap) b = realloc(b, (cap *= 2) + 1);
-    }
-    gzclose(g);
-    b[n] = '\0';
-    if (len) *len = n;
-    return b;
-}
-
 static int same_file(const char *d1, const char *d2, const char *name)
 {
     size_t n1 = 0, n2 = 0;
-    char *a = slurp(d1, name, &n1), *b = slurp(d2, name, &n2);
+    char *a = gz_slurp(d1, name, &n1), *b = gz_slurp(d2, name, &n2);
     int same = a && b && n1 == n2 && memcmp(a, b, n1) == 0;
     free(a);
     free(b);
@@ -64,7 +44,7 @@ typedef struct {
 static row_t *load_rows(const char *dir, const char *name, int64_t *n)
 {
     size_t len;
-    char *text = slurp(dir, name, &len);
+    char *text = gz_slurp(dir, name, &len);
     *n = 0;
     CHECK(text != NULL);
     if (!text) return NULL;
@@ -327,8 +307,8 @@ static void test_determinism(void)
         o.gzip = 1;
         o.out_dir = b;
         CHECK_INT(genui_write(&o, NULL), PSR_OK);
-        size_t n1, n2;
-        char *p = slurp(a, "train.csv", &n1), *z = slurp(b, "train.csv.gz", &n2);
+        size_t n1 = 0, n2 = 0;
+        char *p = gz_slurp(a, "train.csv", &n1), *z = gz_slurp(b, "train.csv.gz", &n2);
         CHECK(p && z && n1 == n2 && memcmp(p, z, n1) == 0);
         free(p);
         free(z);
@@ -369,7 +349,7 @@ static void test_ratings(void)
     CHECK(res.bias_rmse > res.rmse + 0.2);
     /* the printed line, rounded to 6 decimals */
     size_t n;
-    char *txt = slurp(dir, "optimum.txt", &n);
+    char *txt = gz_slurp(dir, "optimum.txt", &n);
     double printed = NAN, pb = NAN;
     CHECK(txt && sscanf(txt, "optimum: rmse=%lf\nbiases: rmse=%lf\n", &printed, &pb) == 2);
     CHECK_NEAR(printed, rmse, 1e-6, 0);
@@ -591,7 +571,7 @@ static void test_implicit(void)
     CHECK(res.pop_hr < res.hr);
     CHECK(res.pop_ndcg < res.ndcg);
     size_t n;
-    char *txt = slurp(dir, "optimum.txt", &n);
+    char *txt = gz_slurp(dir, "optimum.txt", &n);
     double h, g, ph, pg;
     CHECK(txt && sscanf(txt, "optimum: hr@10=%lf ndcg@10=%lf protocol=full\npop: hr@10=%lf "
                              "ndcg@10=%lf protocol=full\n",
@@ -751,7 +731,7 @@ static void test_scales(void)
 static unsigned long file_crc(const char *dir, const char *name)
 {
     size_t n;
-    char *b = slurp(dir, name, &n);
+    char *b = gz_slurp(dir, name, &n);
     if (!b) return 0;
     unsigned long c = crc32(0L, (const Bytef *)b, (uInt)n);
     free(b);

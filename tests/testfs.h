@@ -66,4 +66,25 @@ static inline void rm_rf(const char *path)
     if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", path);
 }
 
+/* Whole file dir/name into memory, NUL-terminated, through zlib (so plain or gzip); NULL if it
+ * cannot be opened. *len (may be NULL) gets the length. */
+static inline char *gz_slurp(const char *dir, const char *name, size_t *len)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    gzFile g = gzopen(path, "rb");
+    if (!g) return NULL;
+    size_t cap = 1 << 16, n = 0;
+    char *b = malloc(cap + 1);
+    int got;
+    while ((got = gzread(g, b + n, (unsigned)(cap - n))) > 0) {
+        n += (size_t)got;
+        if (n == cap) b = realloc(b, (cap *= 2) + 1);
+    }
+    gzclose(g);
+    b[n] = '\0';
+    if (len) *len = n;
+    return b;
+}
+
 #endif
